@@ -22,7 +22,9 @@
 //! `value` holds MongoDB's cross-type comparison order, which sort, the
 //! comparison operators and the key encoding all share.
 
+pub mod document;
 pub mod error;
+pub mod keycode;
 pub mod value;
 
 pub use error::{Error, Result};
