@@ -22,9 +22,13 @@
 //! `value` holds MongoDB's cross-type comparison order, which sort, the
 //! comparison operators and the key encoding all share.
 
+pub mod catalog;
+pub mod command;
 pub mod document;
 pub mod error;
 pub mod keycode;
+pub mod keyspace;
 pub mod value;
+pub mod wire;
 
 pub use error::{Error, Result};

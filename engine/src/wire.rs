@@ -1,0 +1,220 @@
+//! Serde adapters that carry BSON inside rmp-serde messages as BSON bytes.
+//!
+//! Commands, outcomes and snapshots are encoded with rmp-serde (MessagePack).
+//! Serialising a `bson::Bson` through a non-BSON serde format loses type
+//! information (an int32 can come back as an int64, a date as a map), and a
+//! replicated state machine must reproduce values bit for bit. So every BSON
+//! value that crosses the wire is written as its own BSON byte string:
+//!
+//! * a `Document` → its BSON encoding;
+//! * a lone `Bson` value → the BSON encoding of `{"v": value}`.
+//!
+//! Use with `#[serde(with = "crate::wire::document")]` and friends.
+
+use bson::{Bson, Document};
+use serde::{Deserialize, Deserializer, Serialize, Serializer, de::Error as _, ser::Error as _};
+
+fn to_bytes(doc: &Document) -> Result<Vec<u8>, bson::error::Error> {
+    doc.to_vec()
+}
+
+fn from_bytes(bytes: &[u8]) -> Result<Document, bson::error::Error> {
+    Document::from_reader(bytes)
+}
+
+/// A `Document` as BSON bytes.
+pub mod document {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(doc: &Document, s: S) -> Result<S::Ok, S::Error> {
+        let bytes = to_bytes(doc).map_err(S::Error::custom)?;
+        s.serialize_bytes(&bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Document, D::Error> {
+        let bytes = ByteBuf::deserialize(d)?;
+        from_bytes(&bytes.0).map_err(D::Error::custom)
+    }
+}
+
+/// A `Vec<Document>` as a sequence of BSON byte strings.
+pub mod documents {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(docs: &[Document], s: S) -> Result<S::Ok, S::Error> {
+        let encoded: Vec<ByteBuf> = docs
+            .iter()
+            .map(|d| to_bytes(d).map(ByteBuf))
+            .collect::<Result<_, _>>()
+            .map_err(S::Error::custom)?;
+        encoded.serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Document>, D::Error> {
+        let encoded = Vec::<ByteBuf>::deserialize(d)?;
+        encoded
+            .iter()
+            .map(|b| from_bytes(&b.0).map_err(D::Error::custom))
+            .collect()
+    }
+}
+
+/// An `Option<Document>` as optional BSON bytes.
+pub mod opt_document {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(doc: &Option<Document>, s: S) -> Result<S::Ok, S::Error> {
+        let bytes = doc
+            .as_ref()
+            .map(to_bytes)
+            .transpose()
+            .map_err(S::Error::custom)?;
+        bytes.map(ByteBuf).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Document>, D::Error> {
+        let bytes = Option::<ByteBuf>::deserialize(d)?;
+        bytes
+            .map(|b| from_bytes(&b.0).map_err(D::Error::custom))
+            .transpose()
+    }
+}
+
+/// A lone `Bson` value, wrapped as `{"v": value}`.
+pub mod value {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Bson, s: S) -> Result<S::Ok, S::Error> {
+        let mut doc = Document::new();
+        doc.insert("v", v.clone());
+        super::document::serialize(&doc, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bson, D::Error> {
+        let mut doc = super::document::deserialize(d)?;
+        doc.remove("v")
+            .ok_or_else(|| D::Error::custom("wrapped BSON value has no 'v' field"))
+    }
+}
+
+/// An `Option<Bson>` value.
+pub mod opt_value {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &Option<Bson>, s: S) -> Result<S::Ok, S::Error> {
+        let doc = v.as_ref().map(|v| {
+            let mut doc = Document::new();
+            doc.insert("v", v.clone());
+            doc
+        });
+        super::opt_document::serialize(&doc, s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Bson>, D::Error> {
+        let doc = super::opt_document::deserialize(d)?;
+        Ok(doc.and_then(|mut d| d.remove("v")))
+    }
+}
+
+/// A `Vec<Bson>` as one wrapped array.
+pub mod values {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(v: &[Bson], s: S) -> Result<S::Ok, S::Error> {
+        super::value::serialize(&Bson::Array(v.to_vec()), s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Bson>, D::Error> {
+        match super::value::deserialize(d)? {
+            Bson::Array(a) => Ok(a),
+            other => Err(D::Error::custom(format!(
+                "expected a BSON array, found {other:?}"
+            ))),
+        }
+    }
+}
+
+/// A `Vec<u8>` as a MessagePack binary (not an array of integers).
+pub mod bytes {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(bytes)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+        Ok(ByteBuf::deserialize(d)?.0)
+    }
+}
+
+/// Owned bytes that (de)serialise as a MessagePack binary, not an array of ints.
+struct ByteBuf(Vec<u8>);
+
+impl Serialize for ByteBuf {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_bytes(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ByteBuf {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = ByteBuf;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<ByteBuf, E> {
+                Ok(ByteBuf(v.to_vec()))
+            }
+            fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
+                Ok(ByteBuf(v))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<ByteBuf, A::Error> {
+                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
+                while let Some(b) = seq.next_element::<u8>()? {
+                    out.push(b);
+                }
+                Ok(ByteBuf(out))
+            }
+        }
+        d.deserialize_byte_buf(Visitor)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+    use serde::{Deserialize, Serialize};
+
+    #[derive(Debug, PartialEq, Serialize, Deserialize)]
+    struct Carrier {
+        #[serde(with = "super::document")]
+        doc: Document,
+        #[serde(with = "super::value")]
+        value: Bson,
+        #[serde(with = "super::opt_value")]
+        missing: Option<Bson>,
+        #[serde(with = "super::documents")]
+        many: Vec<Document>,
+    }
+
+    #[test]
+    fn bson_types_survive_messagepack_exactly() {
+        let carrier = Carrier {
+            doc: doc! {"i32": 1_i32, "i64": 1_i64, "f": 1.0, "d": bson::DateTime::from_millis(5)},
+            value: Bson::Int32(7),
+            missing: None,
+            many: vec![doc! {"a": [1_i32, 2_i64]}, doc! {}],
+        };
+        let bytes = rmp_serde::to_vec(&carrier).unwrap();
+        let back: Carrier = rmp_serde::from_slice(&bytes).unwrap();
+        assert_eq!(back, carrier);
+        assert!(matches!(back.doc.get("i32"), Some(Bson::Int32(1))));
+        assert!(matches!(back.value, Bson::Int32(7)));
+    }
+}
