@@ -28,6 +28,8 @@ pub mod document;
 pub mod error;
 pub mod keycode;
 pub mod keyspace;
+pub mod mvcc;
+pub mod storage;
 pub mod value;
 pub mod wire;
 

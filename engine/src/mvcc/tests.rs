@@ -1,0 +1,614 @@
+//! MVCC tests: stories on the example of the module documentation, and a
+//! property test against a simple model.
+
+use std::collections::BTreeMap;
+use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
+
+use proptest::prelude::*;
+
+use super::key::{is_tombstone, split_version_key};
+use super::*;
+use crate::storage::{MemoryStore, SledOptions, SledStore};
+
+fn memory() -> Mvcc {
+    Mvcc::new(Arc::new(MemoryStore::new())).unwrap()
+}
+
+fn sled() -> Mvcc {
+    Mvcc::new(Arc::new(SledStore::temporary().unwrap())).unwrap()
+}
+
+fn set(key: &str, value: &str) -> Write {
+    (key.as_bytes().to_vec(), Some(value.as_bytes().to_vec()))
+}
+
+fn delete(key: &str) -> Write {
+    (key.as_bytes().to_vec(), None)
+}
+
+fn get(mvcc: &Mvcc, key: &str, ts: u64) -> Option<String> {
+    mvcc.get(key.as_bytes(), ts)
+        .unwrap()
+        .map(|v| String::from_utf8(v).unwrap())
+}
+
+fn pairs(scan: impl Iterator<Item = Result<Record>>) -> Vec<(String, String)> {
+    scan.map(|r| {
+        let (k, v) = r.unwrap();
+        (String::from_utf8(k).unwrap(), String::from_utf8(v).unwrap())
+    })
+    .collect()
+}
+
+fn expect(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+/// The example of the module documentation:
+///
+/// ```text
+///  5          b5
+///  4  a4              x
+///  3      x       c3
+///  2  a2  b2
+///  1  a1          c1  d1
+///     a   b   c   d
+/// ```
+fn example(mvcc: &Mvcc) {
+    mvcc.commit(1, &[set("a", "a1"), set("c", "c1"), set("d", "d1")])
+        .unwrap();
+    mvcc.commit(2, &[set("a", "a2"), set("b", "b2")]).unwrap();
+    mvcc.commit(3, &[delete("b"), set("c", "c3")]).unwrap();
+    mvcc.commit(4, &[set("a", "a4"), delete("d")]).unwrap();
+    mvcc.commit(5, &[set("b", "b5")]).unwrap();
+}
+
+/// The visible state of the example at each timestamp.
+fn example_state(ts: u64) -> Vec<(String, String)> {
+    match ts {
+        0 => expect(&[]),
+        1 => expect(&[("a", "a1"), ("c", "c1"), ("d", "d1")]),
+        2 => expect(&[("a", "a2"), ("b", "b2"), ("c", "c1"), ("d", "d1")]),
+        3 => expect(&[("a", "a2"), ("c", "c3"), ("d", "d1")]),
+        4 => expect(&[("a", "a4"), ("c", "c3")]),
+        _ => expect(&[("a", "a4"), ("b", "b5"), ("c", "c3")]),
+    }
+}
+
+fn assert_example_state(mvcc: &Mvcc, ts: u64) {
+    let state = example_state(ts);
+    assert_eq!(pairs(mvcc.scan(.., ts)), state, "scan at {ts}");
+    let mut reversed = state.clone();
+    reversed.reverse();
+    assert_eq!(pairs(mvcc.scan_rev(.., ts)), reversed, "scan_rev at {ts}");
+    assert_eq!(pairs(mvcc.export(ts)), state, "export at {ts}");
+    for key in ["a", "b", "c", "d", "e"] {
+        let value = state.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone());
+        assert_eq!(get(mvcc, key, ts), value, "get {key} at {ts}");
+    }
+}
+
+#[test]
+fn each_timestamp_sees_its_own_snapshot() {
+    for mvcc in [memory(), sled()] {
+        example(&mvcc);
+        for ts in 0..=6 {
+            assert_example_state(&mvcc, ts);
+        }
+        assert_eq!(mvcc.get_latest(b"a").unwrap(), Some(b"a4".to_vec()));
+        assert_eq!(mvcc.get_latest(b"d").unwrap(), None);
+        assert_eq!(mvcc.latest_commit_ts(), 5);
+    }
+}
+
+#[test]
+fn commit_timestamps_must_strictly_increase() {
+    let mvcc = memory();
+    assert!(
+        mvcc.commit(0, &[set("a", "zero")]).is_err(),
+        "0 is not after the initial 0"
+    );
+    mvcc.commit(5, &[set("a", "five")]).unwrap();
+    let err = mvcc.commit(5, &[set("a", "again")]).unwrap_err();
+    assert_eq!(
+        err,
+        Error::Storage("commit timestamp 5 is not after the latest commit timestamp 5".into())
+    );
+    assert!(mvcc.commit(4, &[set("a", "four")]).is_err());
+    assert_eq!(get(&mvcc, "a", u64::MAX), Some("five".into()));
+    // Gaps are fine, and an empty commit just advances the timestamp.
+    mvcc.commit(9, &[]).unwrap();
+    assert_eq!(mvcc.latest_commit_ts(), 9);
+}
+
+#[test]
+fn a_tombstone_hides_a_key_until_it_is_written_again() {
+    let mvcc = memory();
+    mvcc.commit(1, &[set("k", "v1")]).unwrap();
+    mvcc.commit(2, &[delete("k")]).unwrap();
+    mvcc.commit(3, &[set("k", "v3")]).unwrap();
+    assert_eq!(get(&mvcc, "k", 1), Some("v1".into()));
+    assert_eq!(get(&mvcc, "k", 2), None);
+    assert_eq!(get(&mvcc, "k", 3), Some("v3".into()));
+    // Deleting a key that never existed is harmless.
+    mvcc.commit(4, &[delete("never")]).unwrap();
+    assert_eq!(pairs(mvcc.scan(.., 4)), expect(&[("k", "v3")]));
+}
+
+#[test]
+fn the_last_write_to_a_key_in_one_commit_wins() {
+    let mvcc = memory();
+    mvcc.commit(1, &[set("k", "first"), set("k", "second")])
+        .unwrap();
+    mvcc.commit(2, &[set("j", "x"), delete("j")]).unwrap();
+    assert_eq!(get(&mvcc, "k", 1), Some("second".into()));
+    assert_eq!(get(&mvcc, "j", 2), None);
+}
+
+#[test]
+fn empty_keys_and_values_are_ordinary() {
+    let mvcc = memory();
+    mvcc.commit(1, &[set("", ""), set("e", "")]).unwrap();
+    assert_eq!(get(&mvcc, "", 1), Some(String::new()));
+    assert_eq!(pairs(mvcc.scan(.., 1)), expect(&[("", ""), ("e", "")]));
+}
+
+#[test]
+fn ranges_and_prefixes_treat_zero_bytes_as_ordinary_bytes() {
+    let mvcc = memory();
+    let keys: [&[u8]; 6] = [b"a", b"a\x00", b"a\x00b", b"a\xff", b"ab", b"b"];
+    let writes: Vec<Write> = keys
+        .iter()
+        .map(|k| (k.to_vec(), Some(k.to_vec())))
+        .collect();
+    mvcc.commit(1, &writes).unwrap();
+    mvcc.commit(2, &[(b"a\x00".to_vec(), Some(b"newer".to_vec()))])
+        .unwrap();
+
+    let keys_of = |scan: Scan| -> Vec<Vec<u8>> { scan.map(|r| r.unwrap().0).collect() };
+    assert_eq!(
+        keys_of(mvcc.scan_prefix(b"a\x00", 2)),
+        vec![b"a\x00".to_vec(), b"a\x00b".to_vec()]
+    );
+    assert_eq!(keys_of(mvcc.scan_prefix(b"a", 2)).len(), 5);
+    assert_eq!(keys_of(mvcc.scan_prefix(b"", 2)).len(), 6);
+    assert_eq!(keys_of(mvcc.scan_prefix(b"c", 2)).len(), 0);
+    let (a, ab): (&[u8], &[u8]) = (b"a", b"ab");
+    // 0xff sorts after every other byte: a\xff > ab.
+    assert_eq!(
+        keys_of(mvcc.scan(a..ab, 2)),
+        vec![a.to_vec(), b"a\x00".to_vec(), b"a\x00b".to_vec()]
+    );
+    assert_eq!(
+        keys_of(mvcc.scan((Bound::Excluded(a), Bound::Included(ab)), 2)),
+        vec![b"a\x00".to_vec(), b"a\x00b".to_vec(), ab.to_vec()]
+    );
+    assert_eq!(
+        keys_of(mvcc.scan((Bound::Excluded(a), Bound::Excluded(a)), 2)).len(),
+        0
+    );
+    assert_eq!(keys_of(mvcc.scan(ab..a, 2)).len(), 0, "inverted range");
+    assert_eq!(mvcc.get(b"a\x00", 1).unwrap(), Some(b"a\x00".to_vec()));
+    assert_eq!(mvcc.get(b"a\x00", 2).unwrap(), Some(b"newer".to_vec()));
+    let rev: Vec<Vec<u8>> = mvcc
+        .scan_prefix_rev(b"a\x00", 2)
+        .map(|r| r.unwrap().0)
+        .collect();
+    assert_eq!(rev, vec![b"a\x00b".to_vec(), b"a\x00".to_vec()]);
+}
+
+/// The raw version records left in the store, as `key@ts` strings.
+fn raw_versions(mvcc: &Mvcc) -> Vec<String> {
+    mvcc.store()
+        .scan(key::store_range(Bound::Unbounded, Bound::Unbounded))
+        .map(|r| {
+            let (k, v) = r.unwrap();
+            let (group, ts) = split_version_key(&k).unwrap();
+            let key = String::from_utf8(key::decode_group(group).unwrap()).unwrap();
+            let tombstone = if is_tombstone(&v) { " x" } else { "" };
+            format!("{key}@{ts}{tombstone}")
+        })
+        .collect()
+}
+
+#[test]
+fn gc_removes_what_no_reader_at_or_above_the_watermark_can_see() {
+    for mvcc in [memory(), sled()] {
+        example(&mvcc);
+        let stats = mvcc.gc(4).unwrap();
+        assert_eq!(
+            stats,
+            GcStats {
+                versions_scanned: 10,
+                versions_removed: 7,
+                tombstones_removed: 2,
+                interrupted: false
+            }
+        );
+        assert_eq!(raw_versions(&mvcc), vec!["a@4", "b@5", "c@3"]);
+        for ts in 4..=6 {
+            assert_example_state(&mvcc, ts);
+        }
+        // Nothing more to do at the same watermark; commits carry on.
+        assert_eq!(mvcc.gc(4).unwrap().versions_removed, 0);
+        mvcc.commit(6, &[delete("a")]).unwrap();
+        assert_eq!(mvcc.gc(6).unwrap().tombstones_removed, 1);
+        assert_eq!(raw_versions(&mvcc), vec!["b@5", "c@3"]);
+    }
+}
+
+#[test]
+fn gc_keeps_versions_above_the_watermark() {
+    let mvcc = memory();
+    example(&mvcc);
+    mvcc.gc(2).unwrap();
+    assert_eq!(
+        raw_versions(&mvcc),
+        vec![
+            "a@4", "a@2", "b@5", "b@3 x", "b@2", "c@3", "c@1", "d@4 x", "d@1"
+        ]
+    );
+    for ts in 2..=6 {
+        assert_example_state(&mvcc, ts);
+    }
+}
+
+#[test]
+fn gc_handles_many_keys_across_batches() {
+    let mvcc = memory();
+    let writes = |tag: &str| -> Vec<Write> {
+        (0..3000u32)
+            .map(|i| (i.to_be_bytes().to_vec(), Some(tag.as_bytes().to_vec())))
+            .collect()
+    };
+    mvcc.commit(1, &writes("old")).unwrap();
+    mvcc.commit(2, &writes("new")).unwrap();
+    let stats = mvcc.gc(2).unwrap();
+    assert_eq!(
+        (stats.versions_scanned, stats.versions_removed),
+        (6000, 3000)
+    );
+    assert_eq!(mvcc.scan(.., 2).count(), 3000);
+    assert!(mvcc.scan(.., 2).all(|r| r.unwrap().1 == b"new"));
+}
+
+#[test]
+fn an_export_at_an_old_timestamp_ignores_newer_commits() {
+    for mvcc in [memory(), sled()] {
+        example(&mvcc);
+        let mut export = mvcc.export(2);
+        let first = export.next().unwrap().unwrap();
+        // Commits land while the export is being read.
+        mvcc.commit(6, &[set("b", "b6"), set("c", "c6"), set("bb", "new")])
+            .unwrap();
+        mvcc.commit(7, &[delete("d")]).unwrap();
+        let mut exported = vec![first];
+        exported.extend(export.map(Result::unwrap));
+        assert_eq!(pairs(exported.into_iter().map(Ok)), example_state(2));
+    }
+}
+
+#[test]
+fn import_replaces_the_whole_state() {
+    for mvcc in [memory(), sled()] {
+        example(&mvcc);
+        let source = memory();
+        source.commit(10, &[set("x", "1"), set("y", "2")]).unwrap();
+        source.commit(11, &[set("z", "3")]).unwrap();
+
+        mvcc.import(&mut source.export(10), 10).unwrap();
+        assert_eq!(mvcc.latest_commit_ts(), 10);
+        assert_eq!(pairs(mvcc.scan(.., 10)), expect(&[("x", "1"), ("y", "2")]));
+        assert_eq!(get(&mvcc, "a", 10), None);
+        assert_eq!(raw_versions(&mvcc), vec!["x@10", "y@10"]);
+        assert!(mvcc.commit(10, &[set("w", "no")]).is_err());
+        mvcc.commit(11, &[set("w", "yes")]).unwrap();
+        assert_eq!(get(&mvcc, "w", 11), Some("yes".into()));
+        // A fresh Mvcc on the same store recovers the timestamp.
+        assert_eq!(
+            Mvcc::new(Arc::clone(mvcc.store()))
+                .unwrap()
+                .latest_commit_ts(),
+            11
+        );
+    }
+}
+
+#[test]
+fn a_failed_import_leaves_the_old_state() {
+    for mvcc in [memory(), sled()] {
+        example(&mvcc);
+        let mut records = (0..100u32)
+            .map(|i| Ok((i.to_be_bytes().to_vec(), b"v".to_vec())))
+            .chain(std::iter::once(Err(Error::Storage("stream broken".into()))));
+        assert_eq!(
+            mvcc.import(&mut records, 20),
+            Err(Error::Storage("stream broken".into()))
+        );
+        assert_eq!(mvcc.latest_commit_ts(), 5);
+        for ts in 0..=6 {
+            assert_example_state(&mvcc, ts);
+        }
+        mvcc.commit(6, &[]).unwrap();
+    }
+}
+
+#[test]
+fn the_latest_commit_ts_is_recovered_from_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let options = SledOptions {
+        cache_capacity_bytes: 8 << 20,
+        flush_every_ms: None,
+    };
+    {
+        let mvcc = Mvcc::new(Arc::new(
+            SledStore::open(dir.path(), options.clone()).unwrap(),
+        ))
+        .unwrap();
+        assert_eq!(mvcc.latest_commit_ts(), 0);
+        example(&mvcc);
+        mvcc.flush().unwrap();
+    }
+    let mvcc = Mvcc::new(Arc::new(SledStore::open(dir.path(), options).unwrap())).unwrap();
+    assert_eq!(mvcc.latest_commit_ts(), 5);
+    for ts in 0..=6 {
+        assert_example_state(&mvcc, ts);
+    }
+}
+
+#[test]
+fn corrupt_records_are_errors() {
+    let mvcc = memory();
+    let mut batch = WriteBatch::new();
+    batch.set(key::version_key(b"k", 1), b"no marker\x07".to_vec());
+    batch.set(vec![0x01, b'z'], b"\x01".to_vec()); // too short to be a version key
+    mvcc.store().write(batch).unwrap();
+    assert!(matches!(mvcc.get(b"k", 1), Err(Error::Encoding(_))));
+    let results: Vec<_> = mvcc.scan(.., 1).collect();
+    assert_eq!(results.len(), 1, "a scan stops at its first error");
+    assert!(matches!(results[0], Err(Error::Encoding(_))));
+    assert!(mvcc.gc(1).is_err());
+
+    let store = MemoryStore::new();
+    let mut batch = WriteBatch::new();
+    batch.set(key::LATEST_COMMIT_TS_KEY, b"short".to_vec());
+    store.write(batch).unwrap();
+    assert!(matches!(
+        Mvcc::new(Arc::new(store)),
+        Err(Error::Encoding(_))
+    ));
+}
+
+#[test]
+fn readers_at_a_fixed_timestamp_are_undisturbed_by_a_concurrent_writer() {
+    for mvcc in [memory(), sled()] {
+        example(&mvcc);
+        std::thread::scope(|scope| {
+            let readers: Vec<_> = (0..2)
+                .map(|_| {
+                    scope.spawn(|| {
+                        for _ in 0..200 {
+                            assert_eq!(pairs(mvcc.scan(.., 5)), example_state(5));
+                            assert_eq!(get(&mvcc, "c", 3), Some("c3".into()));
+                        }
+                    })
+                })
+                .collect();
+            for ts in 6..300 {
+                mvcc.commit(ts, &[set("a", "later"), delete("c"), set("e", "new")])
+                    .unwrap();
+            }
+            readers.into_iter().for_each(|r| r.join().unwrap());
+        });
+    }
+}
+
+/// One step of the property test.
+#[derive(Clone, Debug)]
+enum Op {
+    /// Commit at the latest timestamp plus `step`.
+    Commit {
+        step: u64,
+        writes: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    },
+    /// Reads pick a timestamp from `pick` among the readable ones.
+    Get {
+        key: Vec<u8>,
+        pick: u64,
+    },
+    Scan {
+        start: Bound<Vec<u8>>,
+        end: Bound<Vec<u8>>,
+        reverse: bool,
+        pick: u64,
+    },
+    ScanPrefix {
+        prefix: Vec<u8>,
+        pick: u64,
+    },
+    /// Garbage-collect below a watermark picked among the readable timestamps.
+    Gc {
+        pick: u64,
+    },
+    /// Reopen the Mvcc on the same store.
+    Reopen,
+}
+
+fn user_key() -> impl Strategy<Value = Vec<u8>> {
+    prop::collection::vec(prop::sample::select(vec![0x00u8, 0x01, b'a', 0xff]), 0..3)
+}
+
+fn bound() -> impl Strategy<Value = Bound<Vec<u8>>> {
+    prop_oneof![
+        Just(Bound::Unbounded),
+        user_key().prop_map(Bound::Included),
+        user_key().prop_map(Bound::Excluded),
+    ]
+}
+
+fn op() -> impl Strategy<Value = Op> {
+    let write = (
+        user_key(),
+        prop::option::weighted(0.7, prop::collection::vec(any::<u8>(), 0..3)),
+    );
+    prop_oneof![
+        4 => (1..3u64, prop::collection::vec(write, 0..4)).prop_map(|(step, writes)| Op::Commit { step, writes }),
+        4 => (user_key(), any::<u64>()).prop_map(|(key, pick)| Op::Get { key, pick }),
+        2 => (bound(), bound(), any::<bool>(), any::<u64>())
+            .prop_map(|(start, end, reverse, pick)| Op::Scan { start, end, reverse, pick }),
+        1 => (user_key(), any::<u64>()).prop_map(|(prefix, pick)| Op::ScanPrefix { prefix, pick }),
+        1 => any::<u64>().prop_map(|pick| Op::Gc { pick }),
+        1 => Just(Op::Reopen),
+    ]
+}
+
+/// A key's versions, oldest first.
+type History = Vec<(u64, Option<Vec<u8>>)>;
+
+/// Every version ever committed: what reads at or above the watermark must agree with.
+#[derive(Default)]
+struct Model {
+    versions: BTreeMap<Vec<u8>, History>,
+    latest: u64,
+    watermark: u64,
+}
+
+impl Model {
+    fn get(&self, key: &[u8], ts: u64) -> Option<Vec<u8>> {
+        let versions = self.versions.get(key)?;
+        versions
+            .iter()
+            .rev()
+            .find(|(t, _)| *t <= ts)
+            .and_then(|(_, v)| v.clone())
+    }
+
+    fn scan(&self, keep: impl Fn(&[u8]) -> bool, ts: u64) -> Vec<Record> {
+        self.versions
+            .keys()
+            .filter(|k| keep(k))
+            .filter_map(|k| Some((k.clone(), self.get(k, ts)?)))
+            .collect()
+    }
+
+    /// A readable timestamp: from the watermark to a little past the latest commit.
+    fn pick(&self, pick: u64) -> u64 {
+        self.watermark + pick % (self.latest + 3 - self.watermark)
+    }
+}
+
+fn run_ops(store: Arc<dyn Store>, ops: Vec<Op>) -> std::result::Result<(), TestCaseError> {
+    let mut mvcc = Mvcc::new(Arc::clone(&store)).unwrap();
+    let mut model = Model::default();
+    for op in ops {
+        match op {
+            Op::Commit { step, writes } => {
+                let ts = model.latest + step;
+                mvcc.commit(ts, &writes).unwrap();
+                for (key, value) in writes {
+                    let versions = model.versions.entry(key).or_default();
+                    if versions.last().is_some_and(|(t, _)| *t == ts) {
+                        versions.pop(); // the last write in a commit wins
+                    }
+                    versions.push((ts, value));
+                }
+                model.latest = ts;
+            }
+            Op::Get { key, pick } => {
+                let ts = model.pick(pick);
+                prop_assert_eq!(
+                    mvcc.get(&key, ts).unwrap(),
+                    model.get(&key, ts),
+                    "get {:?}@{}",
+                    key,
+                    ts
+                );
+            }
+            Op::Scan {
+                start,
+                end,
+                reverse,
+                pick,
+            } => {
+                let ts = model.pick(pick);
+                let range = (
+                    start.as_ref().map(Vec::as_slice),
+                    end.as_ref().map(Vec::as_slice),
+                );
+                let got: Vec<Record> = if reverse {
+                    mvcc.scan_rev(range, ts).collect::<Result<_>>().unwrap()
+                } else {
+                    mvcc.scan(range, ts).collect::<Result<_>>().unwrap()
+                };
+                let bounds = (start.clone(), end.clone());
+                let mut want = model.scan(|k| bounds.contains(&k.to_vec()), ts);
+                if reverse {
+                    want.reverse();
+                }
+                prop_assert_eq!(got, want, "scan {:?}..{:?}@{}", start, end, ts);
+            }
+            Op::ScanPrefix { prefix, pick } => {
+                let ts = model.pick(pick);
+                let got: Vec<Record> = mvcc
+                    .scan_prefix(&prefix, ts)
+                    .collect::<Result<_>>()
+                    .unwrap();
+                prop_assert_eq!(got, model.scan(|k| k.starts_with(&prefix), ts));
+            }
+            Op::Gc { pick } => {
+                let watermark = model.pick(pick);
+                mvcc.gc(watermark).unwrap();
+                model.watermark = model.watermark.max(watermark);
+                assert_collected(&mvcc, watermark)?;
+            }
+            Op::Reopen => {
+                mvcc = Mvcc::new(Arc::clone(&store)).unwrap();
+                prop_assert_eq!(mvcc.latest_commit_ts(), model.latest);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// After gc(watermark), each key has at most one version at or below the
+/// watermark, and it is not a tombstone.
+fn assert_collected(mvcc: &Mvcc, watermark: u64) -> std::result::Result<(), TestCaseError> {
+    let mut at_or_below: BTreeMap<Vec<u8>, u32> = BTreeMap::new();
+    for record in mvcc
+        .store()
+        .scan(key::store_range(Bound::Unbounded, Bound::Unbounded))
+    {
+        let (key, value) = record.unwrap();
+        let (group, ts) = split_version_key(&key).unwrap();
+        if ts <= watermark {
+            prop_assert!(
+                !is_tombstone(&value),
+                "tombstone left at {} <= {}",
+                ts,
+                watermark
+            );
+            *at_or_below.entry(group.to_vec()).or_default() += 1;
+        }
+    }
+    prop_assert!(at_or_below.values().all(|&n| n == 1));
+    Ok(())
+}
+
+proptest! {
+    #[test]
+    fn random_histories_agree_with_the_model_in_memory(ops in prop::collection::vec(op(), 1..60)) {
+        run_ops(Arc::new(MemoryStore::new()), ops)?;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(32))]
+    #[test]
+    fn random_histories_agree_with_the_model_on_sled(ops in prop::collection::vec(op(), 1..60)) {
+        run_ops(Arc::new(SledStore::temporary().unwrap()), ops)?;
+    }
+}
