@@ -334,15 +334,20 @@ impl TypeSet {
     }
 }
 
-/// A number truncated toward zero, for `$mod` (NaN and infinities never match;
-/// out-of-range doubles saturate, as MongoDB's conversion does).
+/// A number truncated toward zero, for `$mod`. NaN, infinities and values
+/// beyond the 64-bit range never match (MongoDB raises a query-time error for
+/// the last; a predicate cannot fail here, so it simply does not match).
 fn truncated_integer(v: &Bson) -> Option<i64> {
     match Number::from_bson(v)? {
         Number::Int(i) => Some(i),
-        Number::Float(f) if f.is_finite() => Some(f.trunc() as i64),
-        Number::Float(_) => None,
+        Number::Float(f) => {
+            let t = f.trunc();
+            (-TWO_POW_63..TWO_POW_63).contains(&t).then_some(t as i64)
+        }
     }
 }
+
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
 impl BitTest {
     fn matches(&self, v: &Bson) -> bool {
@@ -378,7 +383,6 @@ fn exact_integer(v: &Bson) -> Option<i64> {
     match Number::from_bson(v)? {
         Number::Int(i) => Some(i),
         Number::Float(f) => {
-            const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
             (f.is_finite() && f.trunc() == f && (-TWO_POW_63..TWO_POW_63).contains(&f))
                 .then_some(f as i64)
         }
@@ -460,6 +464,8 @@ mod tests {
         assert!(!m(bson!(6)));
         assert!(!m(Bson::Double(f64::NAN)));
         assert!(!m(bson!("5")));
+        assert!(!m(bson!(1e300)));
+        assert!(!m(Bson::Double(f64::INFINITY)));
         let p = Pred::Mod {
             divisor: -1,
             remainder: 0,
