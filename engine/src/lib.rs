@@ -29,6 +29,7 @@ pub mod error;
 pub mod keycode;
 pub mod keyspace;
 pub mod mvcc;
+pub mod query;
 pub mod storage;
 pub mod value;
 pub mod wire;
