@@ -236,6 +236,14 @@ impl Pred {
 
 /// MongoDB's `ComparisonMatchExpressionBase::matchesSingleElement`.
 fn compare_op(op: CmpOp, value: Option<&Bson>, operand: &Bson) -> bool {
+    // Fast paths for the most common same-type comparisons.
+    match (value, operand) {
+        (Some(Bson::Int32(a)), Bson::Int32(b)) => return op.holds(a.cmp(b)),
+        (Some(Bson::String(a)), Bson::String(b)) => {
+            return op.holds(a.as_bytes().cmp(b.as_bytes()));
+        }
+        _ => {}
+    }
     let inclusive = matches!(op, CmpOp::Eq | CmpOp::Lte | CmpOp::Gte);
     let same_bracket = value.is_some_and(|v| canonical_type(v) == canonical_type(operand));
     if !same_bracket {
@@ -255,13 +263,19 @@ fn compare_op(op: CmpOp, value: Option<&Bson>, operand: &Bson) -> bool {
             return inclusive && a_nan && b_nan;
         }
     }
-    let ord = compare(value, operand);
-    match op {
-        CmpOp::Eq => ord == Ordering::Equal,
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Lte => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Gte => ord != Ordering::Less,
+    op.holds(compare(value, operand))
+}
+
+impl CmpOp {
+    /// Whether `value <op> operand` holds, given `value.cmp(operand)`.
+    fn holds(self, ord: Ordering) -> bool {
+        match self {
+            CmpOp::Eq => ord == Ordering::Equal,
+            CmpOp::Lt => ord == Ordering::Less,
+            CmpOp::Lte => ord != Ordering::Greater,
+            CmpOp::Gt => ord == Ordering::Greater,
+            CmpOp::Gte => ord != Ordering::Less,
+        }
     }
 }
 
