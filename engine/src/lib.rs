@@ -23,6 +23,7 @@
 //! comparison operators and the key encoding all share.
 
 pub mod error;
+pub mod query;
 pub mod update;
 pub mod value;
 

@@ -251,29 +251,62 @@ mod tests {
             Bson::String("a".into()),
             bson!({"a": 1}),
             bson!([1]),
-            Bson::Binary(bson::Binary { subtype: bson::spec::BinarySubtype::Generic, bytes: vec![] }),
+            Bson::Binary(bson::Binary {
+                subtype: bson::spec::BinarySubtype::Generic,
+                bytes: vec![],
+            }),
             Bson::ObjectId(ObjectId::from_bytes([0; 12])),
             Bson::Boolean(false),
             Bson::DateTime(bson::DateTime::from_millis(0)),
-            Bson::Timestamp(bson::Timestamp { time: 0, increment: 0 }),
+            Bson::Timestamp(bson::Timestamp {
+                time: 0,
+                increment: 0,
+            }),
             Bson::MaxKey,
         ];
         for w in ordered.windows(2) {
-            assert_eq!(compare(&w[0], &w[1]), Ordering::Less, "{:?} < {:?}", w[0], w[1]);
+            assert_eq!(
+                compare(&w[0], &w[1]),
+                Ordering::Less,
+                "{:?} < {:?}",
+                w[0],
+                w[1]
+            );
         }
     }
 
     #[test]
     fn numbers_compare_across_types() {
-        assert_eq!(compare(&Bson::Int32(1), &Bson::Double(1.0)), Ordering::Equal);
-        assert_eq!(compare(&Bson::Int64(2), &Bson::Double(1.5)), Ordering::Greater);
-        assert_eq!(compare(&Bson::Double(f64::NAN), &Bson::Int32(i32::MIN)), Ordering::Less);
-        assert_eq!(compare(&Bson::Double(f64::NAN), &Bson::Double(f64::NAN)), Ordering::Equal);
+        assert_eq!(
+            compare(&Bson::Int32(1), &Bson::Double(1.0)),
+            Ordering::Equal
+        );
+        assert_eq!(
+            compare(&Bson::Int64(2), &Bson::Double(1.5)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(&Bson::Double(f64::NAN), &Bson::Int32(i32::MIN)),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(&Bson::Double(f64::NAN), &Bson::Double(f64::NAN)),
+            Ordering::Equal
+        );
         // 2^53 + 1 is not representable as a double; the integer must still win.
         let big = (1_i64 << 53) + 1;
-        assert_eq!(compare(&Bson::Int64(big), &Bson::Double((1_i64 << 53) as f64)), Ordering::Greater);
-        assert_eq!(compare(&Bson::Int64(i64::MAX), &Bson::Double(9.3e18)), Ordering::Less);
-        assert_eq!(compare(&Bson::Int64(-1), &Bson::Double(-0.5)), Ordering::Less);
+        assert_eq!(
+            compare(&Bson::Int64(big), &Bson::Double((1_i64 << 53) as f64)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            compare(&Bson::Int64(i64::MAX), &Bson::Double(9.3e18)),
+            Ordering::Less
+        );
+        assert_eq!(
+            compare(&Bson::Int64(-1), &Bson::Double(-0.5)),
+            Ordering::Less
+        );
     }
 
     #[test]
@@ -281,7 +314,13 @@ mod tests {
         let a = doc! {"a": 1};
         let b = doc! {"a": 1, "b": 0};
         assert_eq!(compare_documents(&a, &b), Ordering::Less);
-        assert_eq!(compare_documents(&doc! {"a": "x"}, &doc! {"b": 1}), Ordering::Greater);
-        assert!(!values_equal(&bson!({"a": 1, "b": 2}), &bson!({"b": 2, "a": 1})));
+        assert_eq!(
+            compare_documents(&doc! {"a": "x"}, &doc! {"b": 1}),
+            Ordering::Greater
+        );
+        assert!(!values_equal(
+            &bson!({"a": 1, "b": 2}),
+            &bson!({"b": 2, "a": 1})
+        ));
     }
 }

@@ -20,7 +20,7 @@
 
 use bson::{Bson, Document};
 
-use super::stub::Filter;
+use crate::query::Filter;
 use crate::Result;
 use crate::value::values_equal;
 

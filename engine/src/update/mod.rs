@@ -59,12 +59,11 @@ mod path;
 mod positional;
 mod rename;
 mod render;
-mod stub;
 mod tree;
 mod upsert;
 
-// #[cfg(test)]
-// mod conformance_tests;
+#[cfg(test)]
+mod conformance_tests;
 #[cfg(test)]
 mod tests;
 
@@ -75,7 +74,7 @@ use identical::{identical, identical_documents};
 use parse::Operators;
 use path::Trail;
 use positional::ArrayFilters;
-use stub::Filter;
+use crate::query::Filter;
 
 /// A parsed update: operators or a replacement document.
 #[derive(Debug, Clone)]
