@@ -20,8 +20,8 @@
 
 use bson::{Bson, Document};
 
-use crate::query::Filter;
 use crate::Result;
+use crate::query::Filter;
 use crate::value::values_equal;
 
 /// The field name `$pull` operator conditions are wrapped under.

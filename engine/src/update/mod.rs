@@ -57,6 +57,7 @@ mod matcher;
 mod parse;
 mod path;
 mod positional;
+mod push;
 mod rename;
 mod render;
 mod tree;
@@ -69,12 +70,12 @@ mod tests;
 
 use bson::{Bson, DateTime, Document};
 
+use crate::query::Filter;
 use crate::{Error, Result};
 use identical::{identical, identical_documents};
 use parse::Operators;
 use path::Trail;
 use positional::ArrayFilters;
-use crate::query::Filter;
 
 /// A parsed update: operators or a replacement document.
 #[derive(Debug, Clone)]

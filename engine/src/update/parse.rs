@@ -202,7 +202,7 @@ fn parse_operand(operator: &str, path: &str, value: &Bson) -> Result<Op> {
         "$push" => Op::Array(arrays::parse_push(value)?),
         "$addToSet" => Op::Array(arrays::parse_add_to_set(value)?),
         "$pop" => Op::Array(arrays::parse_pop(path, value)?),
-        "$pull" => Op::Array(ArrayOp::Pull(ElementMatcher::for_pull(value)?)),
+        "$pull" => Op::Array(ArrayOp::Pull(Box::new(ElementMatcher::for_pull(value)?))),
         "$pullAll" => Op::Array(arrays::parse_pull_all(value)?),
         other => return Err(Error::UnknownOperator(other.to_string())),
     })

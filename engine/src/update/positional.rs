@@ -108,13 +108,11 @@ fn collect_top_fields<'a>(
     for (key, value) in filter {
         if !key.starts_with('$') {
             out.push(key);
-        } else if LOGICAL.contains(&key.as_str()) {
-            if let Bson::Array(clauses) = value {
-                for clause in clauses {
-                    if let Bson::Document(d) = clause {
-                        collect_top_fields(d, out, depth + 1)?;
-                    }
-                }
+        } else if LOGICAL.contains(&key.as_str())
+            && let Bson::Array(clauses) = value
+        {
+            for clause in clauses.iter().filter_map(Bson::as_document) {
+                collect_top_fields(clause, out, depth + 1)?;
             }
         }
     }
