@@ -10,8 +10,9 @@
 //!
 //! Everything that can be checked without a document is checked here: an
 //! empty update, fields that are not operators, unknown operators, operands
-//! that are not documents, invalid paths, bad operands, conflicting paths,
-//! identifiers without a filter and filters without a use. An operator with
+//! that are not documents, invalid paths, top-level `$`-prefixed fields, bad
+//! operands, conflicting paths, identifiers without a filter and filters
+//! without a use. An operator with
 //! an empty operand (`{$set: {}}`) is accepted and does nothing, as in
 //! MongoDB 5+.
 
@@ -123,6 +124,9 @@ impl Operators {
             return self.add_rename(path, value);
         }
         let segments = parse_path(path)?;
+        if operator != "$unset" {
+            check_top_level_name(&segments)?;
+        }
         self.check_identifiers(&segments, path, used)?;
         let op = parse_operand(operator, path, value)?;
         self.note_id_path(path);
@@ -137,6 +141,7 @@ impl Operators {
 
     fn add_rename(&mut self, from_path: &str, value: &Bson) -> Result<()> {
         let parsed = rename::parse(from_path, value)?;
+        check_top_level_name(&parsed.to)?;
         let slot = self.renames.len();
         self.note_id_path(from_path);
         self.note_id_path(&parsed.to_path);
@@ -185,6 +190,19 @@ impl Operators {
         if touches_id && self.id_path.is_none() {
             self.id_path = Some(path.to_string());
         }
+    }
+}
+
+/// Documents may not have `$`-prefixed fields at the top level (below it,
+/// MongoDB 5+ allows them), so no operator may create one.
+fn check_top_level_name(segments: &[Segment]) -> Result<()> {
+    match segments.first() {
+        Some(Segment::Field(name)) if name.starts_with('$') => Err(Error::bad_value(format!(
+            "The dollar ($) prefixed field '{name}' in '{name}' is not allowed in the context of \
+             an update's replacement document. Consider using an aggregation pipeline with \
+             $replaceWith."
+        ))),
+        _ => Ok(()),
     }
 }
 
@@ -240,7 +258,18 @@ mod tests {
                 .to_string()
                 .contains("empty update path")
         );
-        assert!(err(doc! {"$set": {"$x": 1}}).to_string().contains("'$x'"));
+        assert!(
+            err(doc! {"$set": {"$x": 1}})
+                .to_string()
+                .contains("'$x' in '$x'")
+        );
+        assert!(
+            err(doc! {"$rename": {"a": "$x"}})
+                .to_string()
+                .contains("'$x'")
+        );
+        // Below the top level, and for $unset, `$` names are plain fields.
+        assert!(parse(&doc! {"$set": {"a.$x": 1}, "$unset": {"$y": 1}}, &[]).is_ok());
     }
 
     #[test]

@@ -10,10 +10,12 @@
 //!   $[id]     every element matched by the array filter named `id`
 //! ```
 //!
+//! Any other name, `$`-prefixed ones included, is a field name.
+//!
 //! Invariants enforced by [`parse_path`]: the path is not empty, no segment is
-//! empty, no plain segment starts with `$`, at most one `$` appears, the first
-//! segment is a plain field name, and there are at most [`MAX_PATH_SEGMENTS`]
-//! segments (bounding every recursion over the update tree).
+//! empty, at most one `$` appears, the first segment is a field name, and
+//! there are at most [`MAX_PATH_SEGMENTS`] segments (bounding every recursion
+//! over the update tree).
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -83,10 +85,11 @@ pub fn parse_path(path: &str) -> Result<Vec<Segment>> {
     match &segments[0] {
         Segment::Field(_) => Ok(segments),
         Segment::Positional => Err(Error::bad_value(format!(
-            "Cannot have positional (i.e. '$') element in the first component in path '{path}'"
+            "Cannot have positional (i.e. '$') element in the first position in path '{path}'"
         ))),
         _ => Err(Error::bad_value(format!(
-            "Cannot have array filter identifier (i.e. '$[<id>]') element in the first component in path '{path}'"
+            "Cannot have array filter identifier (i.e. '$[<id>]') element in the first position \
+             in path '{path}'"
         ))),
     }
 }
@@ -96,9 +99,6 @@ fn parse_segment(part: &str, path: &str) -> Result<Segment> {
         return Err(Error::bad_value(format!(
             "The update path '{path}' contains an empty field name, which is not allowed."
         )));
-    }
-    if !part.starts_with('$') {
-        return Ok(Segment::Field(part.to_string()));
     }
     if part == "$" {
         return Ok(Segment::Positional);
@@ -110,9 +110,9 @@ fn parse_segment(part: &str, path: &str) -> Result<Segment> {
             Segment::Filtered(inner.to_string())
         });
     }
-    Err(Error::bad_value(format!(
-        "The dollar ($) prefixed field '{part}' in '{path}' is not allowed in an update path"
-    )))
+    // Other `$`-prefixed names are plain field names (MongoDB 5+ stores them
+    // below the top level; see `parse.rs` for the top level).
+    Ok(Segment::Field(part.to_string()))
 }
 
 /// True when the path has a positional segment (`$`, `$[]`, `$[id]`); the
@@ -121,26 +121,28 @@ pub fn is_dynamic(segments: &[Segment]) -> bool {
     segments.iter().any(|s| !matches!(s, Segment::Field(_)))
 }
 
-/// The array index a field name denotes, if it is a canonical non-negative
-/// decimal number ("0", "12"; not "01", "+1" or "-1").
+/// The array index a field name denotes: a string of decimal digits (leading
+/// zeros allowed, no sign), as MongoDB reads array indexes in update paths.
 pub fn array_index(name: &str) -> Option<usize> {
-    let canonical = !name.is_empty()
-        && name.bytes().all(|b| b.is_ascii_digit())
-        && (name == "0" || !name.starts_with('0'));
-    if canonical { name.parse().ok() } else { None }
+    if !name.is_empty() && name.bytes().all(|b| b.is_ascii_digit()) {
+        name.parse().ok()
+    } else {
+        None
+    }
 }
 
 /// The order in which an update applies to the fields of one document (and
-/// so the order in which it appends new fields): numeric names by numeric
-/// value, everything else bytewise. MongoDB orders update children this way.
+/// so the order in which it appends new fields), MongoDB's: two names that
+/// start with a digit and are not zero-padded compare by length, then
+/// bytewise (so `9 < 10`); any other pair compares bytewise.
 pub fn compare_field_names(a: &str, b: &str) -> Ordering {
-    let numeric = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-    if numeric(a) && numeric(b) {
-        let (ta, tb) = (a.trim_start_matches('0'), b.trim_start_matches('0'));
-        ta.len()
-            .cmp(&tb.len())
-            .then_with(|| ta.cmp(tb))
-            .then_with(|| a.cmp(b))
+    let number_like = |s: &str| {
+        s.as_bytes().first().is_some_and(u8::is_ascii_digit) && !(s.len() > 1 && s.starts_with('0'))
+    };
+    if number_like(a) && number_like(b) {
+        a.len()
+            .cmp(&b.len())
+            .then_with(|| a.as_bytes().cmp(b.as_bytes()))
     } else {
         a.as_bytes().cmp(b.as_bytes())
     }
@@ -247,21 +249,22 @@ mod tests {
             msg("a..b"),
             "The update path 'a..b' contains an empty field name, which is not allowed."
         );
-        assert!(msg("a.$b").contains("'$b'"));
-        assert!(msg("$x").contains("'$x'"));
+        assert_eq!(parse_path("a.$b").unwrap()[1], Segment::Field("$b".into()));
+        assert_eq!(parse_path("$x").unwrap()[0], Segment::Field("$x".into()));
         assert!(msg("a.$.b.$").starts_with("Too many positional"));
-        assert!(msg("$.a").contains("first component"));
-        assert!(msg("$[].a").contains("first component"));
+        assert!(msg("$.a").contains("first position"));
+        assert!(msg("$[].a").contains("first position"));
         let deep = vec!["a"; MAX_PATH_SEGMENTS + 1].join(".");
         assert!(msg(&deep).contains("more than 200 parts"));
         assert!(parse_path(&vec!["a"; MAX_PATH_SEGMENTS].join(".")).is_ok());
     }
 
     #[test]
-    fn array_indexes_are_canonical() {
+    fn array_indexes_are_decimal_digits() {
         assert_eq!(array_index("0"), Some(0));
         assert_eq!(array_index("12"), Some(12));
-        assert_eq!(array_index("01"), None);
+        assert_eq!(array_index("01"), Some(1));
+        assert_eq!(array_index("+1"), None);
         assert_eq!(array_index("-1"), None);
         assert_eq!(array_index("a"), None);
         assert_eq!(array_index(""), None);
@@ -274,6 +277,8 @@ mod tests {
         assert_eq!(compare_field_names("10", "a"), Ordering::Less);
         assert_eq!(compare_field_names("a.b", "ab"), Ordering::Less);
         assert_eq!(compare_field_names("01", "1"), Ordering::Less);
+        assert_eq!(compare_field_names("02", "10"), Ordering::Less);
+        assert_eq!(compare_field_names("9a", "10"), Ordering::Greater);
     }
 
     #[test]

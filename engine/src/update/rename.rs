@@ -13,8 +13,9 @@
 //! every other path of the update off the source path. A missing source makes
 //! the rename a no-op. Like MongoDB: the source may not sit inside an array
 //! (`a.0`), nor may the target's existing ancestors be arrays; a source path
-//! through a scalar is an error; source and target must differ and must not
-//! be prefixes of each other; neither may contain `$`, `$[]` or `$[id]`.
+//! through a scalar, or by name through an array, is an error; source and
+//! target must differ and must not be prefixes of each other; neither may
+//! contain `$`, `$[]` or `$[id]`.
 
 use bson::{Bson, Document};
 
@@ -116,24 +117,24 @@ fn source_exists(doc: &Document, rename: &Rename) -> Result<bool> {
         if i + 1 == path.len() {
             return Ok(true);
         }
-        match value {
-            Bson::Document(d) => current = d,
-            Bson::Array(items) => {
-                return match array_index(&path[i + 1]) {
-                    Some(index) if index < items.len() => Err(Error::bad_value(format!(
-                        "The source field cannot be an array element, '{}' in doc with {} has an \
-                         array field called '{part}'",
-                        path.join("."),
-                        id_text(doc)
-                    ))),
-                    _ => Ok(false),
-                };
+        match (value, array_index(&path[i + 1])) {
+            (Bson::Document(d), _) => current = d,
+            (Bson::Array(items), Some(index)) if index < items.len() => {
+                return Err(Error::bad_value(format!(
+                    "The source field cannot be an array element, '{}' in doc with {} has an \
+                     array field called '{part}'",
+                    path.join("."),
+                    id_text(doc)
+                )));
             }
-            scalar => {
+            // Past the end of an array: nothing to rename.
+            (Bson::Array(_), Some(_)) => return Ok(false),
+            // A field name on an array, or any name on a scalar.
+            (other, _) => {
                 return Err(Error::PathNotViable(format!(
                     "cannot use the part ({part} of {}) to traverse the element ({})",
                     path.join("."),
-                    render::braced(part, scalar)
+                    render::braced(part, other)
                 )));
             }
         }
@@ -234,10 +235,13 @@ mod tests {
             err.to_string()
                 .starts_with("The source field cannot be an array element, 'a.0.b'")
         );
-        // A field name on an array finds nothing: a no-op.
+        // Past the end of an array there is nothing to rename.
+        let (slots, _) = take_sources(&[rename("a.5.b", "c")], &mut d).unwrap();
+        assert_eq!(slots, vec![None]);
+        let err = take_sources(&[rename("a.b", "c")], &mut d).unwrap_err();
         assert_eq!(
-            take_sources(&[rename("a.b", "c")], &mut d).unwrap().0,
-            vec![None]
+            err.to_string(),
+            "cannot use the part (a of a.b) to traverse the element ({a: [ { b: 1 } ]})"
         );
         let err = take_sources(&[rename("s.x", "c")], &mut d).unwrap_err();
         assert!(matches!(err, Error::PathNotViable(_)));
