@@ -31,6 +31,7 @@ pub mod keyspace;
 pub mod mvcc;
 pub mod query;
 pub mod storage;
+pub mod update;
 pub mod value;
 pub mod wire;
 
