@@ -23,6 +23,8 @@
 //! comparison operators and the key encoding all share.
 
 pub mod error;
+pub mod projection;
+pub mod sort;
 pub mod value;
 
 pub use error::{Error, Result};

@@ -1,0 +1,3 @@
+//! MongoDB find projections (in progress): field path rules shared with sort.
+
+pub mod path;
