@@ -24,6 +24,7 @@
 
 pub mod error;
 pub mod projection;
+pub mod query;
 pub mod sort;
 pub mod value;
 

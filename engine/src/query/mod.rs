@@ -1,0 +1,314 @@
+//! # Query filters
+//!
+//! MongoDB's query language: a filter document such as
+//!
+//! ```text
+//!  {status: "A", qty: {$lt: 30}, $or: [{tags: "red"}, {"size.h": {$gte: 10}}]}
+//! ```
+//!
+//! selects the documents for which every top-level entry holds. A [`Filter`] is
+//! parsed **once** ([`Filter::parse`]: all validation and regex compilation
+//! happen there) into a compiled tree, then evaluated against any number of
+//! documents ([`Filter::matches`]) without allocation in the common case.
+//!
+//! The pieces, one job per file:
+//!
+//! ```text
+//!  parse.rs    filter document ──▶ Expr tree   (operators, operands, errors)
+//!  matcher.rs  Expr tree × document ──▶ bool   (comparison rules, $in, $type …)
+//!  path.rs     dotted path × document ──▶ candidate values (array fan-out)
+//!  regex.rs    PCRE pattern ──▶ regex crate    ($regex dialect and options)
+//! ```
+//!
+//! ## Semantics in one page
+//!
+//! * A path predicate holds when **some candidate value** of the path holds
+//!   it; arrays at the end of a path contribute their elements and
+//!   themselves, arrays in the middle are crossed (see `path.rs`).
+//! * Negations (`$ne`, `$nin`, `$not`, `$exists: false`, `$nor`) hold when the
+//!   positive predicate holds for **no** candidate, so `{a: {$ne: 1}}` rejects
+//!   `{a: [1, 2]}` and accepts documents without `a`.
+//! * Comparisons stay inside one type bracket (`value::canonical_type`):
+//!   `{qty: {$gt: 10}}` never matches a string; null, undefined and a missing
+//!   field are equal for `$eq`/`$gte`/`$lte: null`.
+//! * `$elemMatch`, `$size` look at an array as a whole; `$elemMatch` and
+//!   implicit array traversal report the **array position** the positional
+//!   update operator `$` uses ([`Filter::match_details`]).
+//!
+//! The engine uses two more views of a filter: [`Filter::equality_fields`]
+//! (the fields an upsert copies into the new document) and
+//! [`Filter::id_equality`] (a point lookup by `_id`).
+
+mod matcher;
+mod parse;
+mod path;
+mod regex;
+
+#[cfg(test)]
+mod conformance_tests;
+#[cfg(test)]
+mod proptests;
+
+use bson::{Bson, Document};
+
+use crate::{Error, Result};
+use matcher::{CmpOp, Expr, Pred, Recorder};
+
+/// A compiled query filter.
+#[derive(Debug, Clone)]
+pub struct Filter {
+    expr: Expr,
+    empty: bool,
+    id: Option<Bson>,
+}
+
+/// What a successful match reports besides "yes".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct MatchDetails {
+    /// The position, in the array the filter traversed, of the element that
+    /// matched: what the positional operator `$` of an update refers to.
+    pub array_position: Option<usize>,
+}
+
+impl Filter {
+    /// Parses and validates a filter document.
+    pub fn parse(filter: &Document) -> Result<Filter> {
+        let expr = parse::parse_filter(filter)?;
+        let id = id_equality_of(&expr).cloned();
+        Ok(Filter {
+            expr,
+            empty: filter.is_empty(),
+            id,
+        })
+    }
+
+    /// True when `doc` satisfies the filter.
+    pub fn matches(&self, doc: &Document) -> bool {
+        self.expr.eval(doc, &mut Recorder::off())
+    }
+
+    /// `None` when the document does not match. When it matches, the array
+    /// position that the positional operator `$` refers to (MongoDB's rule:
+    /// the index of the matching element of the array traversed by the
+    /// filter's path; for `$elemMatch` the element that matched), if any.
+    /// With several array predicates the last one evaluated wins, as in
+    /// MongoDB; `$or`, `$nor` and `$not` report no position.
+    pub fn match_details(&self, doc: &Document) -> Option<MatchDetails> {
+        let mut rec = Recorder::recording();
+        self.expr.eval(doc, &mut rec).then_some(MatchDetails {
+            array_position: rec.position,
+        })
+    }
+
+    /// Equality conditions usable to seed an upsert, in filter order:
+    /// `{a: 1, "b.c": {$eq: 2}, $and: [{d: 3}]}` → `[("a",1), ("b.c",2), ("d",3)]`.
+    ///
+    /// MongoDB's rules: equalities at the top level and inside `$and` (and a
+    /// `$or` with a single clause, which MongoDB simplifies away), including a
+    /// one-value `$in` and the members of `$all`; every other operator is
+    /// ignored. A path constrained by two equalities is an error ("cannot
+    /// infer query fields to set, path 'a' is matched twice").
+    pub fn equality_fields(&self) -> Result<Vec<(String, Bson)>> {
+        let mut out: Vec<(String, Bson)> = Vec::new();
+        collect_equalities(&self.expr, &mut out);
+        for (i, (path, _)) in out.iter().enumerate() {
+            if out[..i].iter().any(|(earlier, _)| earlier == path) {
+                return Err(Error::BadValue(format!(
+                    "cannot infer query fields to set, path '{path}' is matched twice"
+                )));
+            }
+        }
+        Ok(out)
+    }
+
+    /// `Some(v)` when the filter pins `_id` to one value by equality
+    /// (`{_id: v}` or `{_id: {$eq: v}}`, also inside a top-level `$and`), so
+    /// the engine can do a point lookup and then still call
+    /// [`Filter::matches`] for the rest of the filter. Never for
+    /// `{_id: {$in: …}}` or values containing `$`-prefixed field names.
+    pub fn id_equality(&self) -> Option<&Bson> {
+        self.id.as_ref()
+    }
+
+    /// True for the empty filter `{}`.
+    pub fn is_empty(&self) -> bool {
+        self.empty
+    }
+}
+
+fn collect_equalities(expr: &Expr, out: &mut Vec<(String, Bson)>) {
+    match expr {
+        Expr::And(children) => children.iter().for_each(|c| collect_equalities(c, out)),
+        Expr::Or(children) if children.len() == 1 => collect_equalities(&children[0], out),
+        Expr::Field {
+            path,
+            pred: Pred::Cmp(CmpOp::Eq, value),
+        } => {
+            out.push((path.as_str().to_string(), value.clone()));
+        }
+        Expr::Field {
+            path,
+            pred: Pred::In(list),
+        } if list.values.len() == 1 && list.patterns.is_empty() => {
+            out.push((path.as_str().to_string(), list.values[0].clone()));
+        }
+        _ => {}
+    }
+}
+
+fn id_equality_of(expr: &Expr) -> Option<&Bson> {
+    match expr {
+        Expr::And(children) => children.iter().find_map(id_equality_of),
+        Expr::Field {
+            path,
+            pred: Pred::Cmp(CmpOp::Eq, value),
+        } if path.as_str() == "_id" && !has_operator_keys(value, 0) => Some(value),
+        _ => None,
+    }
+}
+
+/// True when a value holds a `$`-prefixed field name at any depth (values
+/// nested deeper than the filter depth bound count as "yes": no point lookup).
+fn has_operator_keys(value: &Bson, depth: usize) -> bool {
+    if depth > parse::MAX_DEPTH {
+        return true;
+    }
+    match value {
+        Bson::Document(d) => d
+            .iter()
+            .any(|(k, v)| k.starts_with('$') || has_operator_keys(v, depth + 1)),
+        Bson::Array(items) => items.iter().any(|v| has_operator_keys(v, depth + 1)),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::{bson, doc};
+
+    fn filter(f: Document) -> Filter {
+        Filter::parse(&f).expect("filter parses")
+    }
+
+    fn position(f: Document, d: Document) -> Option<Option<usize>> {
+        filter(f).match_details(&d).map(|m| m.array_position)
+    }
+
+    #[test]
+    fn empty_filter_matches_everything() {
+        let f = filter(doc! {});
+        assert!(f.is_empty());
+        assert!(f.matches(&doc! {"a": 1}));
+        assert!(!filter(doc! {"$comment": "x"}).is_empty());
+    }
+
+    #[test]
+    fn positions_for_implicit_traversal() {
+        assert_eq!(position(doc! {"a": 5}, doc! {"a": [1, 5]}), Some(Some(1)));
+        assert_eq!(position(doc! {"a": 5}, doc! {"a": 5}), Some(None));
+        assert_eq!(position(doc! {"a": [1, 5]}, doc! {"a": [1, 5]}), Some(None));
+        assert_eq!(position(doc! {"a": 6}, doc! {"a": [1, 5]}), None);
+        assert_eq!(
+            position(doc! {"a.b": 5}, doc! {"a": [{"b": 1}, {"b": [3, 5]}]}),
+            Some(Some(1))
+        );
+        assert_eq!(position(doc! {"a.1": 5}, doc! {"a": [1, 5]}), Some(None));
+    }
+
+    #[test]
+    fn positions_for_elem_match_and_last_wins() {
+        let d = doc! {"a": [{"x": 1}, {"x": 2, "y": 3}], "b": [7, 8, 9]};
+        assert_eq!(
+            position(doc! {"a": {"$elemMatch": {"x": 2}}}, d.clone()),
+            Some(Some(1))
+        );
+        assert_eq!(position(doc! {"a.x": 2, "b": 9}, d.clone()), Some(Some(2)));
+        assert_eq!(
+            position(doc! {"b": {"$elemMatch": {"$gt": 7}}}, d.clone()),
+            Some(Some(1))
+        );
+        // $or does not report positions.
+        assert_eq!(position(doc! {"$or": [{"b": 8}]}, d.clone()), Some(None));
+        // $elemMatch below an array of documents: the outer element counts.
+        let nested = doc! {"a": [{"b": [1]}, {"b": [5, 6]}]};
+        assert_eq!(
+            position(doc! {"a.b": {"$elemMatch": {"$gt": 5}}}, nested),
+            Some(Some(1))
+        );
+    }
+
+    #[test]
+    fn equality_fields_follow_mongodb() {
+        let f = filter(doc! {"a": 1, "b.c": {"$eq": 2}, "$and": [{"d": 3}], "e": {"$gt": 1}});
+        assert_eq!(
+            f.equality_fields().unwrap(),
+            vec![
+                ("a".into(), bson!(1)),
+                ("b.c".into(), bson!(2)),
+                ("d".into(), bson!(3))
+            ]
+        );
+        let f = filter(doc! {"$or": [{"x": "k"}], "$nor": [{"y": 1}], "m": {"a": 1, "b": "x"}});
+        assert_eq!(
+            f.equality_fields().unwrap(),
+            vec![
+                ("x".into(), bson!("k")),
+                ("m".into(), bson!({"a": 1, "b": "x"}))
+            ]
+        );
+        let f = filter(doc! {"$or": [{"x": 1}, {"y": 2}], "z": {"$in": [4]}, "r": {"$regex": "a"}});
+        assert_eq!(f.equality_fields().unwrap(), vec![("z".into(), bson!(4))]);
+        let f = filter(doc! {"n": null, "t": {"$all": ["q"]}, "u": {"$not": {"$eq": 1}}});
+        assert_eq!(
+            f.equality_fields().unwrap(),
+            vec![("n".into(), Bson::Null), ("t".into(), bson!("q"))]
+        );
+    }
+
+    #[test]
+    fn equality_fields_reject_a_path_matched_twice() {
+        for f in [
+            doc! {"a": 1, "$and": [{"a": 2}]},
+            doc! {"a": {"$all": [1, 2]}},
+            doc! {"a": 1, "$and": [{"a": {"$eq": 1}}]},
+        ] {
+            let e = filter(f).equality_fields().unwrap_err();
+            assert!(matches!(e, Error::BadValue(m) if m.contains("path 'a' is matched twice")));
+        }
+    }
+
+    #[test]
+    fn id_equality_for_point_lookups() {
+        assert_eq!(filter(doc! {"_id": 7}).id_equality(), Some(&bson!(7)));
+        assert_eq!(
+            filter(doc! {"_id": {"$eq": "k"}, "x": 1}).id_equality(),
+            Some(&bson!("k"))
+        );
+        assert_eq!(
+            filter(doc! {"$and": [{"x": 1}, {"_id": 3}]}).id_equality(),
+            Some(&bson!(3))
+        );
+        assert_eq!(
+            filter(doc! {"_id": {"x": 1}}).id_equality(),
+            Some(&bson!({"x": 1}))
+        );
+        assert_eq!(filter(doc! {"_id": {"$in": [1]}}).id_equality(), None);
+        assert_eq!(filter(doc! {"_id": {"$gt": 1}}).id_equality(), None);
+        assert_eq!(
+            filter(doc! {"_id": {"$eq": {"$gt": 1}}}).id_equality(),
+            None
+        );
+        assert_eq!(
+            filter(doc! {"$or": [{"_id": 1}, {"_id": 2}]}).id_equality(),
+            None
+        );
+        assert_eq!(filter(doc! {"_id.x": 1}).id_equality(), None);
+    }
+
+    #[test]
+    fn filter_is_send_sync_clone() {
+        fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug>() {}
+        assert_traits::<Filter>();
+    }
+}
