@@ -22,7 +22,9 @@ pub const MAX_COMPONENTS: usize = 200;
 /// Splits `path` into its components, checking MongoDB's field path rules.
 pub fn split(path: &str) -> Result<Vec<String>> {
     if path.is_empty() {
-        return Err(Error::bad_value("FieldPath cannot be constructed with empty string"));
+        return Err(Error::bad_value(
+            "FieldPath cannot be constructed with empty string",
+        ));
     }
     if path.ends_with('.') {
         return Err(Error::bad_value(format!(
@@ -56,7 +58,11 @@ pub fn array_index(component: &str) -> Option<usize> {
     let canonical = !component.is_empty()
         && component.bytes().all(|b| b.is_ascii_digit())
         && (component == "0" || !component.starts_with('0'));
-    if canonical { component.parse().ok() } else { None }
+    if canonical {
+        component.parse().ok()
+    } else {
+        None
+    }
 }
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use super::{Direction, SortKey, SortSpec};
+use super::{SortKey, SortSpec};
 use crate::projection::path::array_index;
 use crate::value::compare;
 
@@ -61,7 +61,9 @@ pub(super) fn generate_per_field(spec: &SortSpec, doc: &Document) -> SortKey {
         .fields
         .iter()
         .map(|field| {
-            let single = SortSpec { fields: vec![field.clone()] };
+            let single = SortSpec {
+                fields: vec![field.clone()],
+            };
             let value = generate(&single, doc)
                 .ok()
                 .and_then(|key| key.parts.into_iter().next())
@@ -79,7 +81,11 @@ fn generate_with_arrays(spec: &SortSpec, doc: &Document) -> Result<SortKey, Para
         best: None,
     };
     let pending = (0..spec.fields.len())
-        .map(|field| Pending { field, start: Start::Document(doc), pos: 0 })
+        .map(|field| Pending {
+            field,
+            start: Start::Document(doc),
+            pos: 0,
+        })
         .collect();
     search.expand(pending, 0)?;
     let best = search.best.unwrap_or_default();
@@ -105,7 +111,11 @@ enum Walk<'d> {
     Value(&'d Bson),
     /// The walk reached an array that must be expanded: at the end of the
     /// path (`leaf`) or with components still to go from `pos`.
-    Array { array: &'d [Bson], pos: usize, leaf: bool },
+    Array {
+        array: &'d [Bson],
+        pos: usize,
+        leaf: bool,
+    },
 }
 
 /// Walks `parts[pos..]` from `start` until a value or an array to expand.
@@ -125,7 +135,11 @@ fn walk<'d>(parts: &[String], start: Start<'d>, mut pos: usize) -> Walk<'d> {
     loop {
         let Some(component) = parts.get(pos) else {
             return match value {
-                Bson::Array(array) if !in_array => Walk::Array { array, pos, leaf: true },
+                Bson::Array(array) if !in_array => Walk::Array {
+                    array,
+                    pos,
+                    leaf: true,
+                },
                 _ => Walk::Value(value),
             };
         };
@@ -140,7 +154,13 @@ fn walk<'d>(parts: &[String], start: Start<'d>, mut pos: usize) -> Walk<'d> {
                     None => return Walk::Value(&NULL),
                 },
                 None if in_array => return Walk::Value(&NULL),
-                None => return Walk::Array { array, pos, leaf: false },
+                None => {
+                    return Walk::Array {
+                        array,
+                        pos,
+                        leaf: false,
+                    };
+                }
             },
             _ => return Walk::Value(&NULL),
         }
@@ -176,7 +196,11 @@ impl<'d> Search<'_, 'd> {
             match walk(parts, p.start, p.pos) {
                 Walk::Value(v) => self.tuple[p.field] = v,
                 Walk::Array { .. } if depth >= MAX_DEPTH => self.tuple[p.field] = &NULL,
-                Walk::Array { array: found, pos, leaf } => {
+                Walk::Array {
+                    array: found,
+                    pos,
+                    leaf,
+                } => {
                     match array {
                         Some(a) if !std::ptr::eq(a, found) => return Err(ParallelArrays),
                         _ => array = Some(found),
@@ -204,7 +228,11 @@ impl<'d> Search<'_, 'd> {
             at_leaf.iter().for_each(|&f| self.tuple[f] = element);
             let next = through
                 .iter()
-                .map(|&(field, pos)| Pending { field, start: Start::Element(element), pos })
+                .map(|&(field, pos)| Pending {
+                    field,
+                    start: Start::Element(element),
+                    pos,
+                })
                 .collect();
             self.expand(next, depth + 1)?;
         }

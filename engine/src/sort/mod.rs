@@ -131,7 +131,11 @@ impl SortSpec {
             .fields
             .iter()
             .map(|f| {
-                let dir = if f.direction == Direction::Ascending { 1 } else { -1 };
+                let dir = if f.direction == Direction::Ascending {
+                    1
+                } else {
+                    -1
+                };
                 format!("{}: {dir}", f.path)
             })
             .collect();
@@ -148,13 +152,16 @@ fn parse_direction(name: &str, value: &Bson) -> Result<Direction> {
             "$meta sort on field '{name}' ({value})"
         )));
     }
-    match Number::from_bson(value).map(Number::as_f64) {
-        Some(n) if n == 1.0 => Ok(Direction::Ascending),
-        Some(n) if n == -1.0 => Ok(Direction::Descending),
-        _ => Err(Error::bad_value(format!(
+    let number = Number::from_bson(value).map(Number::as_f64);
+    if number == Some(1.0) {
+        Ok(Direction::Ascending)
+    } else if number == Some(-1.0) {
+        Ok(Direction::Descending)
+    } else {
+        Err(Error::bad_value(format!(
             "$sort key ordering must be 1 (for ascending) or -1 (for descending); \
              field '{name}' has {value}"
-        ))),
+        )))
     }
 }
 
@@ -204,7 +211,10 @@ pub fn sort_documents(docs: &mut Vec<Document>, spec: &SortSpec) -> Result<()> {
         return Ok(());
     }
     // Keys first, so an error leaves `docs` untouched.
-    let keys = docs.iter().map(|doc| spec.try_key(doc)).collect::<Result<Vec<_>>>()?;
+    let keys = docs
+        .iter()
+        .map(|doc| spec.try_key(doc))
+        .collect::<Result<Vec<_>>>()?;
     let mut keyed: Vec<(SortKey, Document)> = keys.into_iter().zip(docs.drain(..)).collect();
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     docs.extend(keyed.into_iter().map(|(_, doc)| doc));

@@ -30,17 +30,31 @@ fn parse_accepts_one_and_minus_one_of_any_numeric_type() {
     .unwrap();
     let fields: Vec<(&str, Direction)> = spec.fields().collect();
     use Direction::{Ascending as A, Descending as D};
-    assert_eq!(fields, vec![("a", A), ("b", D), ("c", A), ("d", D), ("e", D)]);
+    assert_eq!(
+        fields,
+        vec![("a", A), ("b", D), ("c", A), ("d", D), ("e", D)]
+    );
     assert!(!spec.is_empty());
     assert!(SortSpec::parse(&doc! {}).unwrap().is_empty());
 }
 
 #[test]
 fn parse_rejects_other_directions() {
-    for bad in [bson!(0), bson!(2), bson!(0.5), bson!("asc"), bson!(true), bson!(null), bson!({"x": 1})] {
+    for bad in [
+        bson!(0),
+        bson!(2),
+        bson!(0.5),
+        bson!("asc"),
+        bson!(true),
+        bson!(null),
+        bson!({"x": 1}),
+    ] {
         let err = parse_err(doc! {"a": bad.clone()});
         assert!(matches!(err, Error::BadValue(_)), "{bad:?}: {err:?}");
-        assert!(err.to_string().contains("must be 1 (for ascending) or -1"), "{err}");
+        assert!(
+            err.to_string().contains("must be 1 (for ascending) or -1"),
+            "{err}"
+        );
         assert!(err.to_string().contains("'a'"), "{err}");
     }
 }
@@ -48,14 +62,25 @@ fn parse_rejects_other_directions() {
 #[test]
 fn parse_rejects_meta_as_not_supported() {
     let err = parse_err(doc! {"score": {"$meta": "textScore"}});
-    assert!(matches!(err, Error::NotSupported(ref m) if m.contains("$meta")), "{err:?}");
+    assert!(
+        matches!(err, Error::NotSupported(ref m) if m.contains("$meta")),
+        "{err:?}"
+    );
 }
 
 #[test]
 fn parse_rejects_bad_field_paths() {
     assert!(parse_err(doc! {"": 1}).to_string().contains("empty string"));
-    assert!(parse_err(doc! {"a..b": 1}).to_string().contains("may not be empty"));
-    assert!(parse_err(doc! {"$a": 1}).to_string().contains("may not start with '$'"));
+    assert!(
+        parse_err(doc! {"a..b": 1})
+            .to_string()
+            .contains("may not be empty")
+    );
+    assert!(
+        parse_err(doc! {"$a": 1})
+            .to_string()
+            .contains("may not start with '$'")
+    );
 }
 
 #[test]
@@ -86,8 +111,14 @@ fn cross_type_order_follows_bson_order() {
         doc! {"_id": 8, "x": 1.5},
         doc! {"_id": 9, "x": date},
     ];
-    assert_eq!(ids(&docs, doc! {"x": 1, "_id": 1}), vec![3, 6, 8, 7, 2, 1, 4, 5, 9]);
-    assert_eq!(ids(&docs, doc! {"x": -1, "_id": 1}), vec![9, 5, 4, 1, 7, 2, 8, 3, 6]);
+    assert_eq!(
+        ids(&docs, doc! {"x": 1, "_id": 1}),
+        vec![3, 6, 8, 7, 2, 1, 4, 5, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"x": -1, "_id": 1}),
+        vec![9, 5, 4, 1, 7, 2, 8, 3, 6]
+    );
 }
 
 #[test]
@@ -119,15 +150,27 @@ fn scalar_and_array_docs() -> Vec<Document> {
 #[test]
 fn empty_array_sorts_as_undefined_below_null() {
     let docs = scalar_and_array_docs();
-    assert_eq!(ids(&docs, doc! {"a": 1, "_id": 1}), vec![2, 5, 9, 3, 8, 1, 6, 4, 7]);
-    assert_eq!(ids(&docs, doc! {"a": -1, "_id": 1}), vec![7, 4, 1, 6, 3, 8, 2, 5, 9]);
+    assert_eq!(
+        ids(&docs, doc! {"a": 1, "_id": 1}),
+        vec![2, 5, 9, 3, 8, 1, 6, 4, 7]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a": -1, "_id": 1}),
+        vec![7, 4, 1, 6, 3, 8, 2, 5, 9]
+    );
 }
 
 #[test]
 fn numeric_component_indexes_arrays() {
     let docs = scalar_and_array_docs();
-    assert_eq!(ids(&docs, doc! {"a.0": 1, "_id": 1}), vec![9, 1, 2, 3, 4, 5, 8, 6, 7]);
-    assert_eq!(ids(&docs, doc! {"a.0": -1, "_id": 1}), vec![7, 6, 1, 2, 3, 4, 5, 8, 9]);
+    assert_eq!(
+        ids(&docs, doc! {"a.0": 1, "_id": 1}),
+        vec![9, 1, 2, 3, 4, 5, 8, 6, 7]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.0": -1, "_id": 1}),
+        vec![7, 6, 1, 2, 3, 4, 5, 8, 9]
+    );
 }
 
 #[test]
@@ -143,10 +186,22 @@ fn compound_sort_over_arrays_in_different_documents() {
         doc! {"_id": 8, "a": [1, 2], "b": 3},
         doc! {"_id": 9, "a": 2, "b": 3},
     ];
-    assert_eq!(ids(&docs, doc! {"a": 1, "b": 1, "_id": 1}), vec![3, 7, 1, 8, 4, 2, 5, 6, 9]);
-    assert_eq!(ids(&docs, doc! {"a": 1, "b": -1, "_id": 1}), vec![3, 4, 7, 8, 1, 6, 9, 5, 2]);
-    assert_eq!(ids(&docs, doc! {"a": -1, "b": 1, "_id": 1}), vec![5, 2, 6, 8, 9, 7, 1, 4, 3]);
-    assert_eq!(ids(&docs, doc! {"a": -1, "b": -1, "_id": 1}), vec![5, 6, 8, 9, 2, 4, 7, 1, 3]);
+    assert_eq!(
+        ids(&docs, doc! {"a": 1, "b": 1, "_id": 1}),
+        vec![3, 7, 1, 8, 4, 2, 5, 6, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a": 1, "b": -1, "_id": 1}),
+        vec![3, 4, 7, 8, 1, 6, 9, 5, 2]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a": -1, "b": 1, "_id": 1}),
+        vec![5, 2, 6, 8, 9, 7, 1, 4, 3]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a": -1, "b": -1, "_id": 1}),
+        vec![5, 6, 8, 9, 2, 4, 7, 1, 3]
+    );
 }
 
 #[test]
@@ -165,7 +220,10 @@ fn parallel_arrays_are_an_error_and_key_falls_back_per_field() {
     assert_eq!(values, vec![bson!(1), bson!(3)]);
     // Nested paths into two arrays of one embedded document are parallel too.
     let spec = SortSpec::parse(&doc! {"a.b": 1, "a.c": 1}).unwrap();
-    assert!(spec.try_key(&doc! {"a": {"b": [1, 2], "c": [3, 4]}}).is_err());
+    assert!(
+        spec.try_key(&doc! {"a": {"b": [1, 2], "c": [3, 4]}})
+            .is_err()
+    );
     // Only one of the two fields is an array: fine.
     assert!(spec.try_key(&doc! {"a": {"b": [1, 2], "c": 3}}).is_ok());
 }
@@ -183,10 +241,22 @@ fn dotted_path_through_arrays_gathers_every_candidate() {
         doc! {"_id": 8, "a": [{"b": [1, 3]}, {"b": [2, 5]}]},
         doc! {"_id": 9, "a": [{"b": []}, {"b": [1, 3]}]},
     ];
-    assert_eq!(ids(&docs, doc! {"a.b": 1, "_id": 1}), vec![2, 9, 4, 5, 8, 1, 3, 7, 6]);
-    assert_eq!(ids(&docs, doc! {"a.b": 1, "_id": -1}), vec![9, 2, 5, 4, 8, 3, 1, 7, 6]);
-    assert_eq!(ids(&docs, doc! {"a.b": -1, "_id": 1}), vec![7, 6, 8, 3, 9, 1, 4, 5, 2]);
-    assert_eq!(ids(&docs, doc! {"a.b": -1, "_id": -1}), vec![7, 8, 6, 9, 3, 1, 5, 4, 2]);
+    assert_eq!(
+        ids(&docs, doc! {"a.b": 1, "_id": 1}),
+        vec![2, 9, 4, 5, 8, 1, 3, 7, 6]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b": 1, "_id": -1}),
+        vec![9, 2, 5, 4, 8, 3, 1, 7, 6]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b": -1, "_id": 1}),
+        vec![7, 6, 8, 3, 9, 1, 4, 5, 2]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b": -1, "_id": -1}),
+        vec![7, 8, 6, 9, 3, 1, 5, 4, 2]
+    );
 }
 
 #[test]
@@ -214,10 +284,22 @@ fn three_level_paths() {
         doc! {"_id": 8, "a": {"b": [{"c": [1, 3]}, {"c": [2, 5]}]}},
         doc! {"_id": 9, "a": [{"b": [{"c": []}, {"c": [1, 3]}]}]},
     ];
-    assert_eq!(ids(&docs, doc! {"a.b.c": 1, "_id": 1}), vec![2, 3, 9, 5, 7, 4, 8, 1, 6]);
-    assert_eq!(ids(&docs, doc! {"a.b.c": 1, "_id": -1}), vec![9, 3, 2, 7, 5, 8, 4, 1, 6]);
-    assert_eq!(ids(&docs, doc! {"a.b.c": -1, "_id": 1}), vec![6, 8, 5, 9, 1, 4, 3, 7, 2]);
-    assert_eq!(ids(&docs, doc! {"a.b.c": -1, "_id": -1}), vec![8, 6, 9, 5, 1, 4, 7, 3, 2]);
+    assert_eq!(
+        ids(&docs, doc! {"a.b.c": 1, "_id": 1}),
+        vec![2, 3, 9, 5, 7, 4, 8, 1, 6]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b.c": 1, "_id": -1}),
+        vec![9, 3, 2, 7, 5, 8, 4, 1, 6]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b.c": -1, "_id": 1}),
+        vec![6, 8, 5, 9, 1, 4, 3, 7, 2]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b.c": -1, "_id": -1}),
+        vec![8, 6, 9, 5, 1, 4, 7, 3, 2]
+    );
 }
 
 /// Two sort paths under one array of documents.
@@ -238,13 +320,31 @@ fn correlated_docs() -> Vec<Document> {
 #[test]
 fn fields_under_one_array_stay_correlated_per_element() {
     let docs = correlated_docs();
-    assert_eq!(ids(&docs, doc! {"a.c": 1, "a.b": 1, "_id": 1}), vec![2, 5, 1, 4, 6, 3, 8, 7, 9]);
-    assert_eq!(ids(&docs, doc! {"a.c": 1, "a.b": -1, "_id": 1}), vec![3, 6, 1, 4, 2, 5, 9, 7, 8]);
-    assert_eq!(ids(&docs, doc! {"a.c": -1, "a.b": 1, "_id": 1}), vec![7, 6, 4, 9, 5, 8, 1, 2, 3]);
-    assert_eq!(ids(&docs, doc! {"a.c": -1, "a.b": -1, "_id": 1}), vec![8, 5, 9, 4, 6, 7, 3, 2, 1]);
+    assert_eq!(
+        ids(&docs, doc! {"a.c": 1, "a.b": 1, "_id": 1}),
+        vec![2, 5, 1, 4, 6, 3, 8, 7, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": 1, "a.b": -1, "_id": 1}),
+        vec![3, 6, 1, 4, 2, 5, 9, 7, 8]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": -1, "a.b": 1, "_id": 1}),
+        vec![7, 6, 4, 9, 5, 8, 1, 2, 3]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": -1, "a.b": -1, "_id": 1}),
+        vec![8, 5, 9, 4, 6, 7, 3, 2, 1]
+    );
     // A path and its prefix expand the same array together.
-    assert_eq!(ids(&docs, doc! {"a.c": 1, "a": 1, "_id": 1}), vec![2, 5, 1, 4, 6, 3, 8, 7, 9]);
-    assert_eq!(ids(&docs, doc! {"a.c": -1, "a": -1, "_id": 1}), vec![8, 5, 9, 4, 6, 7, 3, 2, 1]);
+    assert_eq!(
+        ids(&docs, doc! {"a.c": 1, "a": 1, "_id": 1}),
+        vec![2, 5, 1, 4, 6, 3, 8, 7, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": -1, "a": -1, "_id": 1}),
+        vec![8, 5, 9, 4, 6, 7, 3, 2, 1]
+    );
 }
 
 #[test]
@@ -260,23 +360,53 @@ fn correlated_fields_with_nested_arrays() {
         doc! {"_id": 8, "a": [{"b": 3, "c": [2]}, {"b": 8, "c": [3]}]},
         doc! {"_id": 9, "a": [{"b": [8], "c": 2}, {"b": [6], "c": 3}]},
     ];
-    assert_eq!(ids(&docs, doc! {"a.c": 1, "a.b": 1, "_id": 1}), vec![6, 1, 2, 5, 3, 4, 7, 8, 9]);
-    assert_eq!(ids(&docs, doc! {"a.c": 1, "a.b": -1, "_id": 1}), vec![6, 3, 1, 4, 5, 2, 9, 8, 7]);
-    assert_eq!(ids(&docs, doc! {"a.c": -1, "a.b": 1, "_id": 1}), vec![2, 7, 6, 4, 5, 9, 8, 1, 3]);
-    assert_eq!(ids(&docs, doc! {"a.c": -1, "a.b": -1, "_id": 1}), vec![2, 8, 5, 9, 4, 6, 7, 3, 1]);
-    assert_eq!(ids(&docs, doc! {"a.b": 1, "a": 1, "_id": 1}), vec![7, 1, 2, 5, 6, 8, 4, 3, 9]);
-    assert_eq!(ids(&docs, doc! {"a.b": -1, "a": -1, "_id": 1}), vec![3, 9, 8, 5, 1, 4, 6, 2, 7]);
+    assert_eq!(
+        ids(&docs, doc! {"a.c": 1, "a.b": 1, "_id": 1}),
+        vec![6, 1, 2, 5, 3, 4, 7, 8, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": 1, "a.b": -1, "_id": 1}),
+        vec![6, 3, 1, 4, 5, 2, 9, 8, 7]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": -1, "a.b": 1, "_id": 1}),
+        vec![2, 7, 6, 4, 5, 9, 8, 1, 3]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.c": -1, "a.b": -1, "_id": 1}),
+        vec![2, 8, 5, 9, 4, 6, 7, 3, 1]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b": 1, "a": 1, "_id": 1}),
+        vec![7, 1, 2, 5, 6, 8, 4, 3, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.b": -1, "a": -1, "_id": 1}),
+        vec![3, 9, 8, 5, 1, 4, 6, 2, 7]
+    );
     // A positional component picks the first element before walking on.
-    assert_eq!(ids(&docs, doc! {"a.0.b": 1, "_id": 1}), vec![7, 1, 2, 5, 8, 3, 4, 6, 9]);
-    assert_eq!(ids(&docs, doc! {"a.0.b": -1, "_id": 1}), vec![9, 3, 6, 1, 4, 5, 8, 2, 7]);
+    assert_eq!(
+        ids(&docs, doc! {"a.0.b": 1, "_id": 1}),
+        vec![7, 1, 2, 5, 8, 3, 4, 6, 9]
+    );
+    assert_eq!(
+        ids(&docs, doc! {"a.0.b": -1, "_id": 1}),
+        vec![9, 3, 6, 1, 4, 5, 8, 2, 7]
+    );
 }
 
 #[test]
 fn compare_orders_documents() {
     let spec = SortSpec::parse(&doc! {"n": -1}).unwrap();
     assert_eq!(spec.compare(&doc! {"n": 2}, &doc! {"n": 1}), Ordering::Less);
-    assert_eq!(spec.compare(&doc! {"n": 1}, &doc! {"n": 1.0}), Ordering::Equal);
-    assert_eq!(spec.compare(&doc! {}, &doc! {"n": Bson::Null}), Ordering::Equal);
+    assert_eq!(
+        spec.compare(&doc! {"n": 1}, &doc! {"n": 1.0}),
+        Ordering::Equal
+    );
+    assert_eq!(
+        spec.compare(&doc! {}, &doc! {"n": Bson::Null}),
+        Ordering::Equal
+    );
 }
 
 #[test]
@@ -296,7 +426,11 @@ fn top_k_keeps_the_first_k_stably() {
     let top = top_k(docs.clone().into_iter(), &spec, 4).unwrap();
     let ids: Vec<i32> = top.iter().map(|d| d.get_i32("_id").unwrap()).collect();
     assert_eq!(ids, vec![4, 9, 14, 19]);
-    assert!(top_k(docs.clone().into_iter(), &spec, 0).unwrap().is_empty());
+    assert!(
+        top_k(docs.clone().into_iter(), &spec, 0)
+            .unwrap()
+            .is_empty()
+    );
     let unsorted = top_k(docs.into_iter(), &SortSpec::default(), 3).unwrap();
     let ids: Vec<i32> = unsorted.iter().map(|d| d.get_i32("_id").unwrap()).collect();
     assert_eq!(ids, vec![0, 1, 2]);
