@@ -28,10 +28,12 @@
 //!
 //! One job per file: `path.rs` (field path rules), `tree.rs` (the compiled
 //! tree and `$slice`), `parse.rs` (specification → tree, all errors),
-//! `apply.rs` (tree × document → document), `elem_match.rs` (`$elemMatch`).
+//! `apply.rs` (tree × document → document), `elem_match.rs` (`$elemMatch`),
+//! `expression.rs` (telling aggregation expressions from literals).
 
 mod apply;
 mod elem_match;
+mod expression;
 mod parse;
 pub mod path;
 mod tree;

@@ -22,6 +22,7 @@
 use bson::{Bson, Document};
 
 use super::elem_match::ElemMatch;
+use super::expression::{expression_inside, is_expression_name, single_operator};
 use super::path;
 use super::tree::{Child, Node, Slice};
 use super::{Kind, Projection};
@@ -359,16 +360,6 @@ fn positional_prefix(name: &str) -> Result<Option<&str>> {
     Ok(name.strip_suffix(".$"))
 }
 
-/// The operator of `{$op: arg}`, when the document has exactly one field and
-/// that field starts with `$`.
-fn single_operator(sub: &Document) -> Option<(&str, &Bson)> {
-    let mut fields = sub.iter();
-    match (fields.next(), fields.next()) {
-        (Some((op, arg)), None) if op.starts_with('$') => Some((op.as_str(), arg)),
-        _ => None,
-    }
-}
-
 /// `{$slice: n}` or `{$slice: [skip, limit]}`.
 fn parse_slice(name: &str, arg: &Bson) -> Result<Slice> {
     if let Some(n) = Number::from_bson(arg) {
@@ -421,191 +412,10 @@ fn is_true(value: &Bson) -> bool {
     }
 }
 
-/// Describes the first aggregation expression inside a literal value: a
-/// `"$path"` or `"$$variable"` string, or a `{$op: …}` document.
-fn expression_inside(value: &Bson, depth: usize) -> Option<String> {
-    if depth > MAX_NESTING {
-        return Some("a value nested too deeply".to_owned());
-    }
-    match value {
-        Bson::String(s) if s.starts_with('$') => {
-            Some(format!("the field path or variable \"{s}\""))
-        }
-        Bson::Array(items) => items.iter().find_map(|v| expression_inside(v, depth + 1)),
-        Bson::Document(d) => match single_operator(d) {
-            Some((op, _)) => Some(format!("expression {op}")),
-            None => d.values().find_map(|v| expression_inside(v, depth + 1)),
-        },
-        _ => None,
-    }
-}
-
 fn join(prefix: &[String], name: &str) -> String {
     if prefix.is_empty() {
         name.to_owned()
     } else {
         format!("{}.{name}", prefix.join("."))
     }
-}
-
-/// Aggregation expression operators: in a find projection they parse as
-/// expressions, which this engine does not evaluate yet.
-fn is_expression_name(op: &str) -> bool {
-    const NAMES: &[&str] = &[
-        "$abs",
-        "$acos",
-        "$acosh",
-        "$add",
-        "$allElementsTrue",
-        "$and",
-        "$anyElementTrue",
-        "$arrayElemAt",
-        "$arrayToObject",
-        "$asin",
-        "$asinh",
-        "$atan",
-        "$atan2",
-        "$atanh",
-        "$avg",
-        "$binarySize",
-        "$bitAnd",
-        "$bitNot",
-        "$bitOr",
-        "$bitXor",
-        "$bottom",
-        "$bottomN",
-        "$bsonSize",
-        "$ceil",
-        "$cmp",
-        "$concat",
-        "$concatArrays",
-        "$cond",
-        "$convert",
-        "$cos",
-        "$cosh",
-        "$dateAdd",
-        "$dateDiff",
-        "$dateFromParts",
-        "$dateFromString",
-        "$dateSubtract",
-        "$dateToParts",
-        "$dateToString",
-        "$dateTrunc",
-        "$dayOfMonth",
-        "$dayOfWeek",
-        "$dayOfYear",
-        "$degreesToRadians",
-        "$divide",
-        "$eq",
-        "$exp",
-        "$filter",
-        "$first",
-        "$firstN",
-        "$floor",
-        "$function",
-        "$getField",
-        "$gt",
-        "$gte",
-        "$hour",
-        "$ifNull",
-        "$in",
-        "$indexOfArray",
-        "$indexOfBytes",
-        "$indexOfCP",
-        "$isArray",
-        "$isNumber",
-        "$isoDayOfWeek",
-        "$isoWeek",
-        "$isoWeekYear",
-        "$last",
-        "$lastN",
-        "$let",
-        "$ln",
-        "$log",
-        "$log10",
-        "$lt",
-        "$lte",
-        "$ltrim",
-        "$map",
-        "$max",
-        "$maxN",
-        "$median",
-        "$mergeObjects",
-        "$millisecond",
-        "$min",
-        "$minN",
-        "$minute",
-        "$mod",
-        "$month",
-        "$multiply",
-        "$ne",
-        "$not",
-        "$objectToArray",
-        "$or",
-        "$percentile",
-        "$pow",
-        "$radiansToDegrees",
-        "$rand",
-        "$range",
-        "$reduce",
-        "$regexFind",
-        "$regexFindAll",
-        "$regexMatch",
-        "$replaceAll",
-        "$replaceOne",
-        "$reverseArray",
-        "$round",
-        "$rtrim",
-        "$sampleRate",
-        "$second",
-        "$setDifference",
-        "$setEquals",
-        "$setField",
-        "$setIntersection",
-        "$setIsSubset",
-        "$setUnion",
-        "$sin",
-        "$sinh",
-        "$size",
-        "$sortArray",
-        "$split",
-        "$sqrt",
-        "$stdDevPop",
-        "$stdDevSamp",
-        "$strcasecmp",
-        "$strLenBytes",
-        "$strLenCP",
-        "$substr",
-        "$substrBytes",
-        "$substrCP",
-        "$subtract",
-        "$sum",
-        "$switch",
-        "$tan",
-        "$tanh",
-        "$toBool",
-        "$toDate",
-        "$toDecimal",
-        "$toDouble",
-        "$toHashedIndexKey",
-        "$toInt",
-        "$toLong",
-        "$toLower",
-        "$toObjectId",
-        "$toString",
-        "$toUpper",
-        "$toUUID",
-        "$top",
-        "$topN",
-        "$trim",
-        "$trunc",
-        "$tsIncrement",
-        "$tsSecond",
-        "$type",
-        "$unsetField",
-        "$week",
-        "$year",
-        "$zip",
-    ];
-    NAMES.contains(&op)
 }
