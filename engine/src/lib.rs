@@ -24,7 +24,9 @@
 
 pub mod catalog;
 pub mod command;
+pub mod dataapi;
 pub mod document;
+pub mod engine;
 pub mod error;
 pub mod keycode;
 pub mod keyspace;

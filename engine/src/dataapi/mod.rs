@@ -1,0 +1,62 @@
+//! The Atlas Data API v1 shape of LauraDB: requests in, responses out.
+//!
+//! The router speaks this API over HTTP; tests speak it in process. Both use
+//! this module so that there is exactly one definition of what each action's
+//! body means and what it answers:
+//!
+//! ```text
+//!  action + JSON body ──parse──▶ Request ──plan──▶ Plan::Read(..)  ─▶ engine reads
+//!                                                └▶ Plan::Write(Operation) ─▶ Raft ─▶ apply
+//!  Outcome / documents ──render──▶ (HTTP status, JSON body)
+//! ```
+//!
+//! Bodies are relaxed Extended JSON (`{"$oid": …}`, `{"$date": …}`, `{"$numberLong": …}`);
+//! a JSON integer is an int32, or an int64 when it does not fit. Responses are
+//! plain JSON (ObjectIds as hex strings, dates as ISO-8601 strings) unless the
+//! client asks for canonical Extended JSON.
+//!
+//! Everything the proposer must decide before a write is replicated — the
+//! `_id`s of new documents — is decided in [`Request::into_plan`] through a
+//! caller-supplied generator, never inside `apply`.
+
+mod json;
+mod request;
+mod response;
+
+pub use json::{JsonMode, document_from_json, to_json};
+pub use request::{Action, Plan, ReadRequest, Request};
+pub use response::{ApiError, ReadOutput, render_error, render_read, render_write};
+
+use crate::engine::{Engine, ReadAt};
+
+/// Answers a read on one engine.
+pub fn execute_read(
+    engine: &Engine,
+    request: &ReadRequest,
+    at: ReadAt,
+) -> crate::Result<ReadOutput> {
+    Ok(match request {
+        ReadRequest::Find {
+            ns,
+            options,
+            one: true,
+        } => ReadOutput::Document(engine.find_one(ns, options, at)?),
+        ReadRequest::Find {
+            ns,
+            options,
+            one: false,
+        } => ReadOutput::Documents(engine.find(ns, options, at)?),
+        ReadRequest::Count {
+            ns,
+            filter,
+            skip,
+            limit,
+        } => ReadOutput::Count(engine.count_documents(ns, filter, *skip, *limit, at)?),
+        ReadRequest::EstimatedCount { ns } => {
+            ReadOutput::Count(engine.estimated_document_count(ns, at)?)
+        }
+        ReadRequest::Distinct { ns, key, filter } => {
+            ReadOutput::Values(engine.distinct(ns, key, filter, at)?)
+        }
+    })
+}

@@ -1,0 +1,511 @@
+//! Parsing Data API requests into engine reads and replicated writes.
+
+use std::str::FromStr;
+
+use bson::{Bson, Document};
+
+use crate::command::{FindAndModifyAction, Namespace, Operation, UpdateKind};
+use crate::engine::FindOptions;
+use crate::{Error, document};
+
+use super::response::ApiError;
+
+/// A Data API action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    FindOne,
+    Find,
+    InsertOne,
+    InsertMany,
+    UpdateOne,
+    UpdateMany,
+    ReplaceOne,
+    DeleteOne,
+    DeleteMany,
+    Aggregate,
+    CountDocuments,
+    EstimatedDocumentCount,
+    Distinct,
+    FindOneAndUpdate,
+    FindOneAndReplace,
+    FindOneAndDelete,
+}
+
+impl FromStr for Action {
+    type Err = ApiError;
+
+    fn from_str(name: &str) -> Result<Action, ApiError> {
+        Ok(match name {
+            "findOne" => Action::FindOne,
+            "find" => Action::Find,
+            "insertOne" => Action::InsertOne,
+            "insertMany" => Action::InsertMany,
+            "updateOne" => Action::UpdateOne,
+            "updateMany" => Action::UpdateMany,
+            "replaceOne" => Action::ReplaceOne,
+            "deleteOne" => Action::DeleteOne,
+            "deleteMany" => Action::DeleteMany,
+            "aggregate" => Action::Aggregate,
+            "countDocuments" => Action::CountDocuments,
+            "estimatedDocumentCount" => Action::EstimatedDocumentCount,
+            "distinct" => Action::Distinct,
+            "findOneAndUpdate" => Action::FindOneAndUpdate,
+            "findOneAndReplace" => Action::FindOneAndReplace,
+            "findOneAndDelete" => Action::FindOneAndDelete,
+            other => return Err(ApiError::unknown_action(other)),
+        })
+    }
+}
+
+impl Action {
+    /// The body fields this action accepts besides `dataSource`, `database`, `collection`.
+    fn fields(self) -> &'static [&'static str] {
+        match self {
+            Action::FindOne => &["filter", "projection", "sort"],
+            Action::Find => &["filter", "projection", "sort", "limit", "skip"],
+            Action::InsertOne => &["document"],
+            Action::InsertMany => &["documents", "ordered"],
+            Action::UpdateOne | Action::UpdateMany => {
+                &["filter", "update", "upsert", "arrayFilters"]
+            }
+            Action::ReplaceOne => &["filter", "replacement", "upsert"],
+            Action::DeleteOne | Action::DeleteMany => &["filter"],
+            Action::Aggregate => &["pipeline"],
+            Action::CountDocuments => &["filter", "skip", "limit"],
+            Action::EstimatedDocumentCount => &[],
+            Action::Distinct => &["key", "filter"],
+            Action::FindOneAndUpdate => &[
+                "filter",
+                "update",
+                "sort",
+                "projection",
+                "upsert",
+                "returnDocument",
+                "returnNewDocument",
+                "arrayFilters",
+            ],
+            Action::FindOneAndReplace => &[
+                "filter",
+                "replacement",
+                "sort",
+                "projection",
+                "upsert",
+                "returnDocument",
+                "returnNewDocument",
+            ],
+            Action::FindOneAndDelete => &["filter", "sort", "projection"],
+        }
+    }
+}
+
+/// A parsed request: the action, its collection and its body.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Request {
+    pub action: Action,
+    pub ns: Namespace,
+    body: Document,
+}
+
+/// A read the engine answers without replication.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ReadRequest {
+    Find {
+        ns: Namespace,
+        options: FindOptions,
+        one: bool,
+    },
+    Count {
+        ns: Namespace,
+        filter: Document,
+        skip: u64,
+        limit: u64,
+    },
+    EstimatedCount {
+        ns: Namespace,
+    },
+    Distinct {
+        ns: Namespace,
+        key: String,
+        filter: Document,
+    },
+}
+
+/// What executing a request takes. Built once per request and moved once, so
+/// the size difference between variants costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone, PartialEq)]
+pub enum Plan {
+    Read(ReadRequest),
+    Write(Operation),
+}
+
+impl Request {
+    /// Parses an action name and a JSON body.
+    pub fn parse(action: &str, body: &[u8]) -> Result<Request, ApiError> {
+        let action = Action::from_str(action)?;
+        let json: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
+            ApiError::bad_request(
+                "InvalidJSON",
+                format!("request body is not valid JSON: {e}"),
+            )
+        })?;
+        let body = super::document_from_json(json).map_err(ApiError::from)?;
+        Request::from_document(action, body)
+    }
+
+    /// Builds a request from an already parsed body.
+    pub fn from_document(action: Action, mut body: Document) -> Result<Request, ApiError> {
+        let database = take_string(&mut body, "database")?;
+        let collection = take_string(&mut body, "collection")?;
+        if let Some(source) = body.remove("dataSource")
+            && !matches!(source, Bson::String(_))
+        {
+            return Err(bad("'dataSource' must be a string"));
+        }
+        if let Some(unknown) = body.keys().find(|k| !action.fields().contains(&k.as_str())) {
+            return Err(bad(format!("unknown field '{unknown}' for this action")));
+        }
+        Ok(Request {
+            action,
+            ns: Namespace::new(database, collection),
+            body,
+        })
+    }
+
+    /// Decides how to execute the request. `new_id` generates `_id`s for
+    /// inserted documents that have none (and for upserts).
+    pub fn into_plan(self, mut new_id: impl FnMut() -> Bson) -> Result<Plan, ApiError> {
+        let Request {
+            action,
+            ns,
+            mut body,
+        } = self;
+        let b = &mut body;
+        let plan = match action {
+            Action::Find | Action::FindOne => {
+                let one = action == Action::FindOne;
+                let options = FindOptions {
+                    filter: opt_doc(b, "filter")?,
+                    sort: opt_doc(b, "sort")?,
+                    projection: opt_doc(b, "projection")?,
+                    skip: opt_count(b, "skip")?,
+                    limit: if one { 1 } else { opt_limit(b)? },
+                };
+                Plan::Read(ReadRequest::Find { ns, options, one })
+            }
+            Action::CountDocuments => Plan::Read(ReadRequest::Count {
+                ns,
+                filter: opt_doc(b, "filter")?,
+                skip: opt_count(b, "skip")?,
+                limit: opt_count(b, "limit")?,
+            }),
+            Action::EstimatedDocumentCount => Plan::Read(ReadRequest::EstimatedCount { ns }),
+            Action::Distinct => Plan::Read(ReadRequest::Distinct {
+                ns,
+                key: take_string(b, "key")?,
+                filter: opt_doc(b, "filter")?,
+            }),
+            Action::InsertOne => {
+                let doc = req_doc(b, "document")?;
+                Plan::Write(Operation::Insert {
+                    ns,
+                    documents: vec![with_id(doc, &mut new_id)],
+                    ordered: true,
+                })
+            }
+            Action::InsertMany => {
+                let docs = match b.remove("documents") {
+                    Some(Bson::Array(items)) if !items.is_empty() => items,
+                    Some(Bson::Array(_)) => return Err(bad("'documents' must not be empty")),
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "'documents' must be an array, not {}",
+                            crate::value::type_name(&other)
+                        )));
+                    }
+                    None => return Err(bad("missing required field 'documents'")),
+                };
+                let documents = docs
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, d)| match d {
+                        Bson::Document(d) => Ok(with_id(d, &mut new_id)),
+                        other => Err(bad(format!(
+                            "documents[{i}] must be an object, not {}",
+                            crate::value::type_name(&other)
+                        ))),
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                let ordered = opt_bool(b, "ordered")?.unwrap_or(true);
+                Plan::Write(Operation::Insert {
+                    ns,
+                    documents,
+                    ordered,
+                })
+            }
+            Action::UpdateOne | Action::UpdateMany | Action::ReplaceOne => {
+                let filter = req_doc(b, "filter")?;
+                let kind = if action == Action::ReplaceOne {
+                    replacement(b)?
+                } else {
+                    operators(b)?
+                };
+                let upsert = opt_bool(b, "upsert")?.unwrap_or(false);
+                Plan::Write(Operation::Update {
+                    ns,
+                    filter,
+                    kind,
+                    multi: action == Action::UpdateMany,
+                    upsert,
+                    upsert_id: upsert.then(&mut new_id),
+                })
+            }
+            Action::DeleteOne | Action::DeleteMany => Plan::Write(Operation::Delete {
+                ns,
+                filter: req_doc(b, "filter")?,
+                multi: action == Action::DeleteMany,
+            }),
+            Action::FindOneAndUpdate | Action::FindOneAndReplace | Action::FindOneAndDelete => {
+                let filter = opt_doc(b, "filter")?;
+                let sort = opt_doc(b, "sort")?;
+                let projection = opt_doc(b, "projection")?;
+                let modify = match action {
+                    Action::FindOneAndUpdate => FindAndModifyAction::Update(operators(b)?),
+                    Action::FindOneAndReplace => FindAndModifyAction::Update(replacement(b)?),
+                    _ => FindAndModifyAction::Delete,
+                };
+                let return_new = return_new(b)?;
+                let upsert = opt_bool(b, "upsert")?.unwrap_or(false);
+                Plan::Write(Operation::FindAndModify {
+                    ns,
+                    filter,
+                    sort,
+                    projection,
+                    action: modify,
+                    return_new,
+                    upsert,
+                    upsert_id: upsert.then(&mut new_id),
+                })
+            }
+            Action::Aggregate => {
+                return Err(ApiError::from(Error::NotSupported(
+                    "the aggregate action (aggregation pipelines arrive with the aggregation issue)".into(),
+                )));
+            }
+        };
+        Ok(plan)
+    }
+}
+
+fn bad(message: impl Into<String>) -> ApiError {
+    ApiError::bad_request("BadValue", message)
+}
+
+fn take_string(body: &mut Document, field: &str) -> Result<String, ApiError> {
+    match body.remove(field) {
+        Some(Bson::String(s)) if !s.is_empty() => Ok(s),
+        Some(Bson::String(_)) => Err(bad(format!("'{field}' must not be empty"))),
+        Some(other) => Err(bad(format!(
+            "'{field}' must be a string, not {}",
+            crate::value::type_name(&other)
+        ))),
+        None => Err(bad(format!("missing required field '{field}'"))),
+    }
+}
+
+fn opt_doc(body: &mut Document, field: &str) -> Result<Document, ApiError> {
+    match body.remove(field) {
+        None | Some(Bson::Null) => Ok(Document::new()),
+        Some(Bson::Document(d)) => Ok(d),
+        Some(other) => Err(bad(format!(
+            "'{field}' must be an object, not {}",
+            crate::value::type_name(&other)
+        ))),
+    }
+}
+
+fn req_doc(body: &mut Document, field: &str) -> Result<Document, ApiError> {
+    match body.remove(field) {
+        Some(Bson::Document(d)) => Ok(d),
+        Some(other) => Err(bad(format!(
+            "'{field}' must be an object, not {}",
+            crate::value::type_name(&other)
+        ))),
+        None => Err(bad(format!("missing required field '{field}'"))),
+    }
+}
+
+fn opt_bool(body: &mut Document, field: &str) -> Result<Option<bool>, ApiError> {
+    match body.remove(field) {
+        None | Some(Bson::Null) => Ok(None),
+        Some(Bson::Boolean(b)) => Ok(Some(b)),
+        Some(other) => Err(bad(format!(
+            "'{field}' must be a boolean, not {}",
+            crate::value::type_name(&other)
+        ))),
+    }
+}
+
+/// A whole number, as MongoDB accepts for skip/limit (integral doubles too).
+fn whole_number(field: &str, value: &Bson) -> Result<i64, ApiError> {
+    match value {
+        Bson::Int32(i) => Ok(i64::from(*i)),
+        Bson::Int64(i) => Ok(*i),
+        Bson::Double(f) if f.fract() == 0.0 && f.abs() < 9.0e18 => Ok(*f as i64),
+        other => Err(bad(format!(
+            "'{field}' must be a whole number, not {other}"
+        ))),
+    }
+}
+
+fn opt_count(body: &mut Document, field: &str) -> Result<u64, ApiError> {
+    match body.remove(field) {
+        None | Some(Bson::Null) => Ok(0),
+        Some(v) => {
+            let n = whole_number(field, &v)?;
+            u64::try_from(n).map_err(|_| bad(format!("'{field}' must not be negative, got {n}")))
+        }
+    }
+}
+
+/// MongoDB's find limit: 0 = no limit, a negative limit means "at most |n|".
+fn opt_limit(body: &mut Document) -> Result<u64, ApiError> {
+    match body.remove("limit") {
+        None | Some(Bson::Null) => Ok(0),
+        Some(v) => Ok(whole_number("limit", &v)?.unsigned_abs()),
+    }
+}
+
+fn operators(body: &mut Document) -> Result<UpdateKind, ApiError> {
+    let update = match body.remove("update") {
+        Some(Bson::Document(d)) => d,
+        Some(Bson::Array(_)) => {
+            return Err(ApiError::from(Error::NotSupported(
+                "pipeline-style updates (aggregation pipelines arrive with the aggregation issue)"
+                    .into(),
+            )));
+        }
+        Some(other) => {
+            return Err(bad(format!(
+                "'update' must be an object, not {}",
+                crate::value::type_name(&other)
+            )));
+        }
+        None => return Err(bad("missing required field 'update'")),
+    };
+    let array_filters = match body.remove("arrayFilters") {
+        None | Some(Bson::Null) => Vec::new(),
+        Some(Bson::Array(items)) => items
+            .into_iter()
+            .map(|f| match f {
+                Bson::Document(d) => Ok(d),
+                other => Err(bad(format!(
+                    "each array filter must be an object, not {}",
+                    crate::value::type_name(&other)
+                ))),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(other) => {
+            return Err(bad(format!(
+                "'arrayFilters' must be an array, not {}",
+                crate::value::type_name(&other)
+            )));
+        }
+    };
+    Ok(UpdateKind::Operators {
+        update,
+        array_filters,
+    })
+}
+
+fn replacement(body: &mut Document) -> Result<UpdateKind, ApiError> {
+    Ok(UpdateKind::Replacement(req_doc(body, "replacement")?))
+}
+
+fn return_new(body: &mut Document) -> Result<bool, ApiError> {
+    let by_name = match body.remove("returnDocument") {
+        None | Some(Bson::Null) => None,
+        Some(Bson::String(s)) if s == "after" => Some(true),
+        Some(Bson::String(s)) if s == "before" => Some(false),
+        Some(other) => {
+            return Err(bad(format!(
+                "'returnDocument' must be \"before\" or \"after\", not {other}"
+            )));
+        }
+    };
+    let by_flag = opt_bool(body, "returnNewDocument")?;
+    Ok(by_name.or(by_flag).unwrap_or(false))
+}
+
+/// Gives a document an `_id` (first) when it has none.
+fn with_id(doc: Document, new_id: &mut impl FnMut() -> Bson) -> Document {
+    if doc.contains_key("_id") {
+        document::ensure_id_first(doc, || Bson::Null)
+    } else {
+        document::ensure_id_first(doc, new_id)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn plan(action: &str, body: &str) -> Result<Plan, ApiError> {
+        let mut next = 0;
+        Request::parse(action, body.as_bytes())?.into_plan(|| {
+            next += 1;
+            Bson::Int32(1000 + next)
+        })
+    }
+
+    #[test]
+    fn find_parses_options() {
+        let p = plan(
+            "find",
+            r#"{"database":"d","collection":"c","filter":{"a":1},"limit":-2,"skip":1}"#,
+        )
+        .unwrap();
+        let Plan::Read(ReadRequest::Find {
+            options,
+            one: false,
+            ..
+        }) = p
+        else {
+            panic!("{p:?}")
+        };
+        assert_eq!(options.limit, 2);
+        assert_eq!(options.skip, 1);
+        assert_eq!(options.filter, bson::doc! {"a": 1});
+    }
+
+    #[test]
+    fn inserts_get_generated_ids_first() {
+        let p = plan(
+            "insertOne",
+            r#"{"database":"d","collection":"c","document":{"a":1}}"#,
+        )
+        .unwrap();
+        let Plan::Write(Operation::Insert { documents, .. }) = p else {
+            panic!()
+        };
+        assert_eq!(documents[0], bson::doc! {"_id": 1001, "a": 1});
+    }
+
+    #[test]
+    fn errors_name_the_problem() {
+        let err = |a: &str, b: &str| plan(a, b).unwrap_err().message;
+        assert!(err("frobnicate", "{}").contains("frobnicate"));
+        assert!(err("find", "{not json").contains("not valid JSON"));
+        assert!(err("find", r#"{"database":"d"}"#).contains("'collection'"));
+        assert!(
+            err(
+                "insertMany",
+                r#"{"database":"d","collection":"c","documents":{"a":1}}"#
+            )
+            .contains("array")
+        );
+        assert!(err("find", r#"{"database":"d","collection":"c","fliter":{}}"#).contains("fliter"));
+        assert!(err("find", r#"{"database":"d","collection":"c","skip":-1}"#).contains("negative"));
+        assert_eq!(plan("frobnicate", "{}").unwrap_err().status, 404);
+    }
+}

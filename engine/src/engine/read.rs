@@ -1,0 +1,335 @@
+//! Reads: find, count, distinct and catalog listings at a snapshot.
+//!
+//! A read picks a timestamp (`ReadAt::Latest` = the newest commit), registers
+//! itself so GC keeps the versions it needs, and scans MVCC at that timestamp:
+//! it sees every command committed at or before it and nothing after, while
+//! `apply` goes on committing newer versions.
+
+use bson::{Bson, Document};
+
+use super::Engine;
+use crate::catalog::IndexInfo;
+use crate::command::Namespace;
+use crate::projection::Projection;
+use crate::query::Filter;
+use crate::sort::SortSpec;
+use crate::{Error, Result, document, keyspace, value};
+
+/// Which snapshot a read sees.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum ReadAt {
+    /// The newest committed state.
+    #[default]
+    Latest,
+    /// The state as of a commit timestamp.
+    Timestamp(u64),
+}
+
+/// A find request.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FindOptions {
+    pub filter: Document,
+    pub sort: Document,
+    pub projection: Document,
+    pub skip: u64,
+    /// 0 means no limit (MongoDB's convention).
+    pub limit: u64,
+}
+
+/// One collection, as `listCollections` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionInfo {
+    pub name: String,
+    pub options: Document,
+}
+
+/// One database, as `listDatabases` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseInfo {
+    pub name: String,
+    /// Sum of the BSON sizes of its documents.
+    pub size_bytes: u64,
+    pub collections: u64,
+}
+
+/// Collection statistics.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CollectionStats {
+    pub ns: Namespace,
+    pub count: u64,
+    /// Sum of the BSON sizes of the documents.
+    pub size_bytes: u64,
+    pub avg_obj_size: u64,
+    pub indexes: Vec<IndexInfo>,
+}
+
+impl Engine {
+    fn read_ts(&self, at: ReadAt) -> u64 {
+        match at {
+            ReadAt::Latest => self.mvcc.latest_commit_ts(),
+            ReadAt::Timestamp(ts) => ts,
+        }
+    }
+
+    /// Calls `visit` with every document of `ns` matching `filter` at `ts`, in
+    /// `_id` order, until it returns false. Uses a point lookup when the
+    /// filter pins `_id`.
+    fn scan_matching(
+        &self,
+        ns: &Namespace,
+        filter: &Filter,
+        ts: u64,
+        mut visit: impl FnMut(Document, Option<usize>) -> bool,
+    ) -> Result<()> {
+        let Some(meta) = self.catalog().get(ns).cloned() else {
+            return Ok(());
+        };
+        let _reader = self.register_reader(ts);
+        if let Some(id) = filter.id_equality() {
+            if let Some(bytes) = self.mvcc.get(&keyspace::document_key(meta.id, id), ts)? {
+                let doc = document::decode_stored(&bytes)?;
+                if let Some(details) = filter.match_details(&doc) {
+                    visit(doc, details.array_position);
+                }
+            }
+            return Ok(());
+        }
+        for item in self
+            .mvcc
+            .scan_prefix(&keyspace::documents_prefix(meta.id), ts)
+        {
+            let (_, bytes) = item?;
+            let doc = document::decode_stored(&bytes)?;
+            if let Some(details) = filter.match_details(&doc)
+                && !visit(doc, details.array_position)
+            {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// MongoDB `find`: filter, sort, skip, limit, projection.
+    pub fn find(&self, ns: &Namespace, options: &FindOptions, at: ReadAt) -> Result<Vec<Document>> {
+        let started = std::time::Instant::now();
+        let filter = Filter::parse(&options.filter)?;
+        let sort = SortSpec::parse(&options.sort)?;
+        let projection = Projection::parse(&options.projection)?;
+        let skip = usize::try_from(options.skip).unwrap_or(usize::MAX);
+        let limit = if options.limit == 0 {
+            usize::MAX
+        } else {
+            usize::try_from(options.limit).unwrap_or(usize::MAX)
+        };
+        let ts = self.read_ts(at);
+
+        let mut matched: Vec<(Document, Option<usize>)> = Vec::new();
+        if sort.is_empty() {
+            let wanted = skip.saturating_add(limit);
+            self.scan_matching(ns, &filter, ts, |doc, pos| {
+                matched.push((doc, pos));
+                matched.len() < wanted
+            })?;
+        } else {
+            self.scan_matching(ns, &filter, ts, |doc, pos| {
+                matched.push((doc, pos));
+                true
+            })?;
+            matched = sort_matches(matched, &sort, skip.saturating_add(limit));
+        }
+        let result = matched
+            .into_iter()
+            .skip(skip)
+            .take(limit)
+            .map(|(doc, pos)| {
+                if projection.is_identity() {
+                    Ok(doc)
+                } else {
+                    projection.apply(&doc, pos)
+                }
+            })
+            .collect::<Result<Vec<_>>>();
+        metrics::histogram!("lauradb_engine_read_seconds", "op" => "find")
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// MongoDB `findOne`: the first document `find` would return.
+    pub fn find_one(
+        &self,
+        ns: &Namespace,
+        options: &FindOptions,
+        at: ReadAt,
+    ) -> Result<Option<Document>> {
+        let options = FindOptions {
+            limit: 1,
+            ..options.clone()
+        };
+        Ok(self.find(ns, &options, at)?.into_iter().next())
+    }
+
+    /// MongoDB `countDocuments`: matching documents after skip, up to limit (0 = none).
+    pub fn count_documents(
+        &self,
+        ns: &Namespace,
+        filter: &Document,
+        skip: u64,
+        limit: u64,
+        at: ReadAt,
+    ) -> Result<u64> {
+        let filter = Filter::parse(filter)?;
+        let mut count = 0_u64;
+        self.scan_matching(ns, &filter, self.read_ts(at), |_, _| {
+            count += 1;
+            limit == 0 || count < skip.saturating_add(limit)
+        })?;
+        let after_skip = count.saturating_sub(skip);
+        Ok(if limit == 0 {
+            after_skip
+        } else {
+            after_skip.min(limit)
+        })
+    }
+
+    /// MongoDB `estimatedDocumentCount`: the number of documents in `ns`.
+    pub fn estimated_document_count(&self, ns: &Namespace, at: ReadAt) -> Result<u64> {
+        self.count_documents(ns, &Document::new(), 0, 0, at)
+    }
+
+    /// MongoDB `distinct`: the distinct values of `field` over matching
+    /// documents, arrays unwound one level, in BSON order.
+    pub fn distinct(
+        &self,
+        ns: &Namespace,
+        field: &str,
+        filter: &Document,
+        at: ReadAt,
+    ) -> Result<Vec<Bson>> {
+        if field.is_empty() || field.starts_with('$') {
+            return Err(Error::BadValue(format!(
+                "distinct key '{field}' must be a non-empty field path not starting with '$'"
+            )));
+        }
+        let filter = Filter::parse(filter)?;
+        let mut values: Vec<Bson> = Vec::new();
+        self.scan_matching(ns, &filter, self.read_ts(at), |doc, _| {
+            collect_path_values(&Bson::Document(doc), &split_path(field), &mut values);
+            true
+        })?;
+        values.sort_by(value::compare);
+        values.dedup_by(|a, b| value::values_equal(a, b));
+        Ok(values)
+    }
+
+    /// Collections of a database, by name.
+    pub fn list_collections(&self, db: &str) -> Vec<CollectionInfo> {
+        self.catalog()
+            .collections_of(db)
+            .map(|(ns, meta)| CollectionInfo {
+                name: ns.collection.clone(),
+                options: meta.options.raw.clone(),
+            })
+            .collect()
+    }
+
+    /// Databases with at least one collection, by name, with their sizes.
+    pub fn list_databases(&self) -> Result<Vec<DatabaseInfo>> {
+        let catalog = self.catalog();
+        let mut out = Vec::new();
+        for db in catalog.databases() {
+            let mut info = DatabaseInfo {
+                name: db.clone(),
+                size_bytes: 0,
+                collections: 0,
+            };
+            for (ns, _) in catalog.collections_of(&db) {
+                info.collections += 1;
+                info.size_bytes += self.collection_stats(ns)?.size_bytes;
+            }
+            out.push(info);
+        }
+        Ok(out)
+    }
+
+    /// Count, data size and indexes of a collection.
+    pub fn collection_stats(&self, ns: &Namespace) -> Result<CollectionStats> {
+        let meta = self
+            .catalog()
+            .get(ns)
+            .cloned()
+            .ok_or_else(|| Error::NamespaceNotFound(ns.to_string()))?;
+        let ts = self.mvcc.latest_commit_ts();
+        let _reader = self.register_reader(ts);
+        let (mut count, mut size_bytes) = (0_u64, 0_u64);
+        for item in self
+            .mvcc
+            .scan_prefix(&keyspace::documents_prefix(meta.id), ts)
+        {
+            let (_, bytes) = item?;
+            count += 1;
+            size_bytes += bytes.len() as u64;
+        }
+        Ok(CollectionStats {
+            ns: ns.clone(),
+            count,
+            size_bytes,
+            avg_obj_size: size_bytes.checked_div(count).unwrap_or(0),
+            indexes: meta.indexes(),
+        })
+    }
+
+    /// Whether a collection exists.
+    pub fn collection_exists(&self, ns: &Namespace) -> bool {
+        self.catalog().get(ns).is_some()
+    }
+}
+
+/// Sorts matches by the sort spec (stable, so ties keep `_id` order) and keeps
+/// the first `keep`.
+fn sort_matches(
+    matched: Vec<(Document, Option<usize>)>,
+    sort: &SortSpec,
+    keep: usize,
+) -> Vec<(Document, Option<usize>)> {
+    let mut keyed: Vec<_> = matched.into_iter().map(|m| (sort.key(&m.0), m)).collect();
+    keyed.sort_by(|a, b| a.0.cmp(&b.0));
+    keyed.truncate(keep);
+    keyed.into_iter().map(|(_, m)| m).collect()
+}
+
+fn split_path(path: &str) -> Vec<&str> {
+    path.split('.').collect()
+}
+
+/// The values `distinct` sees at a dotted path: through documents, across
+/// array elements, with a terminal array contributing its elements.
+fn collect_path_values(value: &Bson, path: &[&str], out: &mut Vec<Bson>) {
+    let Some((head, rest)) = path.split_first() else {
+        match value {
+            Bson::Array(items) => out.extend(items.iter().cloned()),
+            other => out.push(other.clone()),
+        }
+        return;
+    };
+    match value {
+        Bson::Document(doc) => {
+            if let Some(child) = doc.get(*head) {
+                collect_path_values(child, rest, out);
+            }
+        }
+        Bson::Array(items) => {
+            if let Ok(index) = head.parse::<usize>() {
+                if let Some(child) = items.get(index) {
+                    collect_path_values(child, rest, out);
+                }
+            } else {
+                for item in items {
+                    if let Bson::Document(_) = item {
+                        collect_path_values(item, path, out);
+                    }
+                }
+            }
+        }
+        _ => {}
+    }
+}

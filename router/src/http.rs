@@ -1,0 +1,341 @@
+//! The Data API over HTTP (axum).
+//!
+//! Routes: `POST /action/{action}` and
+//! `POST /app/{appId}/endpoint/data/v1/action/{action}` (Atlas' shape), and
+//! `GET /health`. Every request runs in a `tracing` span carrying its request
+//! id (the client's `x-request-id`, or one the router makes up) and is counted
+//! in `lauradb_http_requests_total{action,status}` and timed in
+//! `lauradb_http_request_seconds{action}`.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Path, State};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bson::Bson;
+use lauradb_engine::dataapi::{self, ApiError, JsonMode, Plan, Request};
+use serde_json::{Value, json};
+use tracing::Instrument;
+
+use crate::Backend;
+
+/// The largest request body accepted: a 16 MiB document plus its Extended
+/// JSON overhead.
+pub const MAX_BODY_BYTES: usize = 48 * 1024 * 1024;
+
+/// Router settings.
+#[derive(Debug, Clone, Default)]
+pub struct RouterConfig {
+    /// Accepted API keys; empty means the API is open (development).
+    pub api_keys: Vec<String>,
+}
+
+struct AppState<B> {
+    backend: B,
+    config: RouterConfig,
+    next_request_id: AtomicU64,
+}
+
+/// The HTTP application serving `backend`.
+pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
+    let state = Arc::new(AppState {
+        backend,
+        config,
+        next_request_id: AtomicU64::new(1),
+    });
+    Router::new()
+        .route("/action/{action}", post(action::<B>))
+        .route(
+            "/app/{app_id}/endpoint/data/v1/action/{action}",
+            post(app_action::<B>),
+        )
+        .route("/health", get(health))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+async fn health() -> Response {
+    json_response(StatusCode::OK, json!({"status": "ok"}), JsonMode::Plain)
+}
+
+async fn not_found() -> Response {
+    json_response(
+        StatusCode::NOT_FOUND,
+        json!({"error": "no such route; the Data API lives under POST /action/{action}", "error_code": "NotFound"}),
+        JsonMode::Plain,
+    )
+}
+
+async fn app_action<B: Backend>(
+    state: State<Arc<AppState<B>>>,
+    Path((_app_id, action_name)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    action(state, Path(action_name), headers, body).await
+}
+
+async fn action<B: Backend>(
+    State(state): State<Arc<AppState<B>>>,
+    Path(action_name): Path<String>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let request_id = headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .unwrap_or_else(|| format!("r{}", state.next_request_id.fetch_add(1, Ordering::Relaxed)));
+    let span = tracing::info_span!("request", request_id = %request_id, action = %action_name);
+    let started = Instant::now();
+    let mode = response_mode(&headers);
+    let result = handle(&state, &action_name, &headers, &body, mode)
+        .instrument(span.clone())
+        .await;
+    let (status, body) = match result {
+        Ok(body) => (200, body),
+        Err(error) => {
+            span.in_scope(|| tracing::debug!(status = error.status, code = %error.code, "request failed: {}", error.message));
+            dataapi::render_error(&error)
+        }
+    };
+    let metric_action = metric_action_label(&action_name);
+    metrics::counter!("lauradb_http_requests_total", "action" => metric_action, "status" => status.to_string())
+        .increment(1);
+    metrics::histogram!("lauradb_http_request_seconds", "action" => metric_action)
+        .record(started.elapsed().as_secs_f64());
+    let mut response = json_response(
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        body,
+        mode,
+    );
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert("x-request-id", value);
+    }
+    response
+}
+
+async fn handle<B: Backend>(
+    state: &AppState<B>,
+    action_name: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    mode: JsonMode,
+) -> Result<Value, ApiError> {
+    authorize(&state.config, headers)?;
+    let request = Request::parse(action_name, body)?;
+    let action = request.action;
+    match request.into_plan(|| Bson::ObjectId(bson::oid::ObjectId::new()))? {
+        Plan::Read(read) => Ok(dataapi::render_read(&state.backend.read(read).await?, mode)),
+        Plan::Write(op) => dataapi::render_write(action, &state.backend.write(op).await?, mode),
+    }
+}
+
+/// Checks the `api-key` / `apiKey` / `Authorization: Bearer` header when keys are configured.
+fn authorize(config: &RouterConfig, headers: &HeaderMap) -> Result<(), ApiError> {
+    if config.api_keys.is_empty() {
+        return Ok(());
+    }
+    let presented = headers
+        .get("api-key")
+        .or_else(|| headers.get("apiKey"))
+        .and_then(|v| v.to_str().ok())
+        .or_else(|| {
+            headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+        });
+    match presented {
+        Some(key) if config.api_keys.iter().any(|k| k == key) => Ok(()),
+        Some(_) => Err(unauthorized("invalid API key")),
+        None => Err(unauthorized(
+            "missing API key: send it in the 'api-key' header",
+        )),
+    }
+}
+
+fn unauthorized(message: &str) -> ApiError {
+    ApiError {
+        status: 401,
+        code: "Unauthorized".into(),
+        message: message.into(),
+        extra: None,
+    }
+}
+
+fn response_mode(headers: &HeaderMap) -> JsonMode {
+    let wants_ejson = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("application/ejson"));
+    if wants_ejson {
+        JsonMode::Canonical
+    } else {
+        JsonMode::Plain
+    }
+}
+
+fn json_response(status: StatusCode, body: Value, mode: JsonMode) -> Response {
+    let content_type = match mode {
+        JsonMode::Canonical => "application/ejson",
+        JsonMode::Plain => "application/json",
+    };
+    let mut response = (status, body.to_string()).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    response
+}
+
+/// Metric label for an action: known names as they are, anything else
+/// collapsed so clients cannot blow up the label space.
+fn metric_action_label(name: &str) -> &'static str {
+    const KNOWN: &[&str] = &[
+        "findOne",
+        "find",
+        "insertOne",
+        "insertMany",
+        "updateOne",
+        "updateMany",
+        "replaceOne",
+        "deleteOne",
+        "deleteMany",
+        "aggregate",
+        "countDocuments",
+        "estimatedDocumentCount",
+        "distinct",
+        "findOneAndUpdate",
+        "findOneAndReplace",
+        "findOneAndDelete",
+    ];
+    KNOWN
+        .iter()
+        .find(|k| **k == name)
+        .copied()
+        .unwrap_or("unknown")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::LocalBackend;
+    use axum::body::Body;
+    use http_body_util::BodyExt;
+    use lauradb_engine::engine::Engine;
+    use tower::ServiceExt;
+
+    async fn call(app: &Router, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
+        let mut request =
+            axum::http::Request::post(path).header("content-type", "application/json");
+        for (k, v) in headers {
+            request = request.header(*k, *v);
+        }
+        let response = app
+            .clone()
+            .oneshot(request.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    fn app(keys: &[&str]) -> Router {
+        let backend = LocalBackend::new(Arc::new(Engine::in_memory()));
+        router(
+            backend,
+            RouterConfig {
+                api_keys: keys.iter().map(|k| k.to_string()).collect(),
+            },
+        )
+    }
+
+    #[tokio::test]
+    async fn insert_then_find_over_both_route_shapes() {
+        let app = app(&[]);
+        let (status, body) = call(
+            &app,
+            "/action/insertOne",
+            &[],
+            r#"{"database":"d","collection":"c","document":{"_id":1,"a":"x"}}"#,
+        )
+        .await;
+        assert_eq!((status, body), (200, json!({"insertedId": 1})));
+        let (status, body) = call(
+            &app,
+            "/app/myapp/endpoint/data/v1/action/findOne",
+            &[("accept", "application/ejson")],
+            r#"{"database":"d","collection":"c","filter":{"_id":1}}"#,
+        )
+        .await;
+        assert_eq!(status, 200);
+        assert_eq!(
+            body,
+            json!({"document": {"_id": {"$numberInt": "1"}, "a": "x"}})
+        );
+    }
+
+    #[tokio::test]
+    async fn errors_have_status_and_code() {
+        let app = app(&[]);
+        let (status, body) = call(&app, "/action/frobnicate", &[], "{}").await;
+        assert_eq!(status, 404);
+        assert_eq!(body["error_code"], "UnknownAction");
+        let (status, body) = call(&app, "/action/find", &[], "{oops").await;
+        assert_eq!(status, 400);
+        assert!(body["error"].as_str().unwrap().contains("JSON"));
+        call(
+            &app,
+            "/action/insertOne",
+            &[],
+            r#"{"database":"d","collection":"c","document":{"_id":1}}"#,
+        )
+        .await;
+        let (status, body) = call(
+            &app,
+            "/action/insertOne",
+            &[],
+            r#"{"database":"d","collection":"c","document":{"_id":1}}"#,
+        )
+        .await;
+        assert_eq!(status, 409);
+        assert_eq!(body["error_code"], "DuplicateKey");
+    }
+
+    #[tokio::test]
+    async fn api_keys_are_enforced_when_configured() {
+        let app = app(&["secret"]);
+        let body = r#"{"database":"d","collection":"c","filter":{}}"#;
+        assert_eq!(call(&app, "/action/find", &[], body).await.0, 401);
+        assert_eq!(
+            call(&app, "/action/find", &[("api-key", "wrong")], body)
+                .await
+                .0,
+            401
+        );
+        assert_eq!(
+            call(&app, "/action/find", &[("api-key", "secret")], body)
+                .await
+                .0,
+            200
+        );
+        assert_eq!(
+            call(
+                &app,
+                "/action/find",
+                &[("authorization", "Bearer secret")],
+                body
+            )
+            .await
+            .0,
+            200
+        );
+    }
+}
