@@ -9,7 +9,7 @@ use proptest::prelude::*;
 
 use super::key::{is_tombstone, split_version_key};
 use super::*;
-use crate::storage::{MemoryStore, SledOptions, SledStore};
+use crate::storage::{MemoryStore, SledOptions, SledStore, WriteBehindOptions, WriteBehindStore};
 
 fn memory() -> Mvcc {
     Mvcc::new(Arc::new(MemoryStore::new())).unwrap()
@@ -17,6 +17,14 @@ fn memory() -> Mvcc {
 
 fn sled() -> Mvcc {
     Mvcc::new(Arc::new(SledStore::temporary().unwrap())).unwrap()
+}
+
+fn write_behind() -> Mvcc {
+    let sled = Arc::new(SledStore::temporary().unwrap());
+    Mvcc::new(Arc::new(
+        WriteBehindStore::new(sled, WriteBehindOptions::default()).unwrap(),
+    ))
+    .unwrap()
 }
 
 fn set(key: &str, value: &str) -> Write {
@@ -94,7 +102,7 @@ fn assert_example_state(mvcc: &Mvcc, ts: u64) {
 
 #[test]
 fn each_timestamp_sees_its_own_snapshot() {
-    for mvcc in [memory(), sled()] {
+    for mvcc in [memory(), sled(), write_behind()] {
         example(&mvcc);
         for ts in 0..=6 {
             assert_example_state(&mvcc, ts);
@@ -217,7 +225,7 @@ fn raw_versions(mvcc: &Mvcc) -> Vec<String> {
 
 #[test]
 fn gc_removes_what_no_reader_at_or_above_the_watermark_can_see() {
-    for mvcc in [memory(), sled()] {
+    for mvcc in [memory(), sled(), write_behind()] {
         example(&mvcc);
         let stats = mvcc.gc(4).unwrap();
         assert_eq!(
@@ -278,7 +286,7 @@ fn gc_handles_many_keys_across_batches() {
 
 #[test]
 fn an_export_at_an_old_timestamp_ignores_newer_commits() {
-    for mvcc in [memory(), sled()] {
+    for mvcc in [memory(), sled(), write_behind()] {
         example(&mvcc);
         let mut export = mvcc.export(2);
         let first = export.next().unwrap().unwrap();
@@ -294,7 +302,7 @@ fn an_export_at_an_old_timestamp_ignores_newer_commits() {
 
 #[test]
 fn import_replaces_the_whole_state() {
-    for mvcc in [memory(), sled()] {
+    for mvcc in [memory(), sled(), write_behind()] {
         example(&mvcc);
         let source = memory();
         source.commit(10, &[set("x", "1"), set("y", "2")]).unwrap();
@@ -320,7 +328,7 @@ fn import_replaces_the_whole_state() {
 
 #[test]
 fn a_failed_import_leaves_the_old_state() {
-    for mvcc in [memory(), sled()] {
+    for mvcc in [memory(), sled(), write_behind()] {
         example(&mvcc);
         let mut records = (0..100u32)
             .map(|i| Ok((i.to_be_bytes().to_vec(), b"v".to_vec())))
@@ -385,7 +393,7 @@ fn corrupt_records_are_errors() {
 
 #[test]
 fn readers_at_a_fixed_timestamp_are_undisturbed_by_a_concurrent_writer() {
-    for mvcc in [memory(), sled()] {
+    for mvcc in [memory(), sled(), write_behind()] {
         example(&mvcc);
         std::thread::scope(|scope| {
             let readers: Vec<_> = (0..2)

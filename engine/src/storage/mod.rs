@@ -6,11 +6,16 @@
 //! atomic write batches. It knows nothing of versions, documents or indexes:
 //! [`crate::mvcc`] gives the keys their meaning.
 //!
-//! Two implementations pass the same test suite:
+//! Three implementations pass the same test suite:
 //!
 //! * [`MemoryStore`] — a `BTreeMap` behind a lock; nothing survives the
 //!   process. For tests and for nodes that rebuild from Raft.
 //! * [`SledStore`] — the embedded [sled] B-tree on disk.
+//! * [`WriteBehindStore`] — a [`MemoryStore`] mirror of a durable store
+//!   (normally a [`SledStore`]) that serves every read from memory and
+//!   persists batches on a background thread: memory-speed reads and write
+//!   bursts, with the durable store's crash guarantees. Sustained writes are
+//!   still bounded by the durable store.
 //!
 //! ## Guarantees every store gives
 //!
@@ -48,12 +53,14 @@
 
 mod memory;
 mod sled;
+mod write_behind;
 
 #[cfg(test)]
 mod suite;
 
 pub use self::memory::MemoryStore;
 pub use self::sled::{SledOptions, SledStore};
+pub use self::write_behind::{WriteBehindOptions, WriteBehindStore};
 
 use std::ops::Bound;
 
@@ -169,6 +176,11 @@ impl WriteBatch {
     /// The operations, in the order they were added.
     pub fn ops(&self) -> &[WriteOp] {
         &self.ops
+    }
+
+    /// Appends the operations of `other` after this batch's own.
+    pub fn append(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
     }
 
     /// Consumes the batch, yielding its operations in order.
