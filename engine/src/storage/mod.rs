@@ -30,8 +30,9 @@
 //! * **Durability only on request.** A store may keep recent batches in
 //!   memory. Once [`Store::flush`] returns, every batch written before the
 //!   call is on disk. Without a flush, a crash may lose a suffix of the most
-//!   recent batches (bounded by the sled store's `flush_every_ms`), never a
-//!   part of one.
+//!   recent batches (for sled, those of the last `flush_every_ms`, if set;
+//!   for the write-behind store, also those still queued), never a part of
+//!   one.
 //! * **Atomic replacement.** [`Store::replace_all`] swaps the whole contents
 //!   for a new set of records (installing a snapshot). If it fails or the
 //!   process crashes half-way, the old contents are intact.
