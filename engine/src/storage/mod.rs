@@ -52,9 +52,9 @@
 //!
 //! [sled]: https://docs.rs/sled/0.34.7
 
-mod memory;
-mod sled;
-mod write_behind;
+pub mod memory;
+pub mod sled;
+pub mod write_behind;
 
 #[cfg(test)]
 mod suite;
@@ -90,7 +90,7 @@ pub trait Store: Send + Sync {
     fn first_value(&self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>>;
 
     /// Iterates over the records whose keys fall in `range`, in key order
-    /// (reverse it with [`DoubleEndedIterator::rev`] or `next_back`). An empty
+    /// (reverse it with [`Iterator::rev`] or `next_back`). An empty
     /// or inverted range yields nothing.
     fn scan(&self, range: KeyRange) -> ScanIter<'_>;
 
