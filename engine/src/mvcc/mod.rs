@@ -103,11 +103,9 @@ pub struct Mvcc {
     store: Arc<dyn Store>,
     /// The latest commit timestamp, also persisted at `LATEST_COMMIT_TS_KEY`.
     latest_commit_ts: AtomicU64,
-    /// Serializes writes.
-    writer: Mutex<()>,
-    /// Bumped by every import, so that a running gc notices its view of the
-    /// store is stale.
-    imports: AtomicU64,
+    /// Serializes writes. Holds the number of imports so far, so that a
+    /// running gc notices an import that replaced the contents under it.
+    writer: Mutex<u64>,
 }
 
 /// What a [`Mvcc::gc`] run did.
@@ -143,8 +141,7 @@ impl Mvcc {
         Ok(Self {
             store,
             latest_commit_ts: AtomicU64::new(latest),
-            writer: Mutex::new(()),
-            imports: AtomicU64::new(0),
+            writer: Mutex::new(0),
         })
     }
 
@@ -241,7 +238,7 @@ impl Mvcc {
     /// becomes the latest commit timestamp. Atomic, also across a crash: on
     /// error the old contents remain (see [`Store::replace_all`]).
     pub fn import(&self, records: &mut dyn Iterator<Item = Result<Record>>, ts: u64) -> Result<()> {
-        let _writer = self.lock_writer()?;
+        let mut imports = self.lock_writer()?;
         let meta = (LATEST_COMMIT_TS_KEY.to_vec(), ts.to_be_bytes().to_vec());
         let mut versions = records
             .map(|record| {
@@ -249,7 +246,7 @@ impl Mvcc {
                 Ok((version_key(&key, ts), encode_value(Some(&value))))
             })
             .chain(std::iter::once(Ok(meta)));
-        self.imports.fetch_add(1, Ordering::AcqRel);
+        *imports += 1;
         self.store.replace_all(&mut versions)?;
         self.latest_commit_ts.store(ts, Ordering::Release);
         Ok(())
@@ -261,7 +258,9 @@ impl Mvcc {
     /// Runs alongside reads and commits; it takes the write lock only to apply
     /// each batch of deletions.
     pub fn gc(&self, watermark: u64) -> Result<GcStats> {
-        let imports = self.imports.load(Ordering::Acquire);
+        // An import in progress finishes before this scan starts; one that
+        // starts later is noticed when deletions are applied.
+        let imports = *self.lock_writer()?;
         let mut stats = GcStats::default();
         let mut batch = WriteBatch::new();
         let (mut tombstones, mut group) = (0, Vec::new());
@@ -316,8 +315,9 @@ impl Mvcc {
         imports: u64,
         stats: &mut GcStats,
     ) -> Result<bool> {
-        let _writer = self.lock_writer()?;
-        if self.imports.load(Ordering::Acquire) != imports {
+        // Held until the deletions are written, so no import can slip between.
+        let writer = self.lock_writer()?;
+        if *writer != imports {
             stats.interrupted = true;
             return Ok(false);
         }
@@ -335,7 +335,7 @@ impl Mvcc {
         self.store.flush()
     }
 
-    fn lock_writer(&self) -> Result<MutexGuard<'_, ()>> {
+    fn lock_writer(&self) -> Result<MutexGuard<'_, u64>> {
         self.writer
             .lock()
             .map_err(|_| Error::Storage("MVCC writer lock poisoned by a panicked writer".into()))

@@ -6,11 +6,16 @@
 //! atomic write batches. It knows nothing of versions, documents or indexes:
 //! [`crate::mvcc`] gives the keys their meaning.
 //!
-//! Two implementations pass the same test suite:
+//! Three implementations pass the same test suite:
 //!
 //! * [`MemoryStore`] — a `BTreeMap` behind a lock; nothing survives the
 //!   process. For tests and for nodes that rebuild from Raft.
 //! * [`SledStore`] — the embedded [sled] B-tree on disk.
+//! * [`WriteBehindStore`] — a [`MemoryStore`] mirror of a durable store
+//!   (normally a [`SledStore`]) that serves every read from memory and
+//!   persists batches on a background thread: memory-speed reads and write
+//!   bursts, with the durable store's crash guarantees. Sustained writes are
+//!   still bounded by the durable store.
 //!
 //! ## Guarantees every store gives
 //!
@@ -25,8 +30,9 @@
 //! * **Durability only on request.** A store may keep recent batches in
 //!   memory. Once [`Store::flush`] returns, every batch written before the
 //!   call is on disk. Without a flush, a crash may lose a suffix of the most
-//!   recent batches (bounded by the sled store's `flush_every_ms`), never a
-//!   part of one.
+//!   recent batches (for sled, those of the last `flush_every_ms`, if set;
+//!   for the write-behind store, also those still queued), never a part of
+//!   one.
 //! * **Atomic replacement.** [`Store::replace_all`] swaps the whole contents
 //!   for a new set of records (installing a snapshot). If it fails or the
 //!   process crashes half-way, the old contents are intact.
@@ -46,14 +52,16 @@
 //!
 //! [sled]: https://docs.rs/sled/0.34.7
 
-mod memory;
-mod sled;
+pub mod memory;
+pub mod sled;
+pub mod write_behind;
 
 #[cfg(test)]
 mod suite;
 
 pub use self::memory::MemoryStore;
 pub use self::sled::{SledOptions, SledStore};
+pub use self::write_behind::{WriteBehindOptions, WriteBehindStore};
 
 use std::ops::Bound;
 
@@ -82,7 +90,7 @@ pub trait Store: Send + Sync {
     fn first_value(&self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>>;
 
     /// Iterates over the records whose keys fall in `range`, in key order
-    /// (reverse it with [`DoubleEndedIterator::rev`] or `next_back`). An empty
+    /// (reverse it with [`Iterator::rev`] or `next_back`). An empty
     /// or inverted range yields nothing.
     fn scan(&self, range: KeyRange) -> ScanIter<'_>;
 
@@ -169,6 +177,11 @@ impl WriteBatch {
     /// The operations, in the order they were added.
     pub fn ops(&self) -> &[WriteOp] {
         &self.ops
+    }
+
+    /// Appends the operations of `other` after this batch's own.
+    pub fn append(&mut self, other: WriteBatch) {
+        self.ops.extend(other.ops);
     }
 
     /// Consumes the batch, yielding its operations in order.

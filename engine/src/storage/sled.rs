@@ -47,7 +47,7 @@ const ACTIVE_TREE_KEY: &[u8] = b"lauradb.active_tree";
 /// Data trees are named this prefix followed by their generation.
 const DATA_TREE_PREFIX: &str = "data.";
 /// How long [`SledStore::open`] keeps retrying a locked directory.
-pub const LOCK_RETRY_TOTAL: Duration = Duration::from_secs(2);
+const LOCK_RETRY_TOTAL: Duration = Duration::from_secs(2);
 const LOCK_RETRY_PAUSE: Duration = Duration::from_millis(10);
 /// Records per sled batch while building a replacement tree.
 const REPLACE_BATCH_RECORDS: usize = 4096;
@@ -93,7 +93,7 @@ impl SledStore {
     ///
     /// sled locks the directory; a handle dropped by this process may hold the
     /// lock for a moment while sled's background threads finish, so a lock
-    /// conflict is retried for up to [`LOCK_RETRY_TOTAL`] before it is returned.
+    /// conflict is retried for up to 2 seconds before it is returned.
     pub fn open(path: impl AsRef<Path>, options: SledOptions) -> Result<Self> {
         let config = sled::Config::new()
             .path(path)
