@@ -48,8 +48,8 @@ struct Parser {
     kind: Option<Kind>,
     /// A top-level `_id` or `_id.…` path was named.
     id_specified: bool,
+    /// A top-level `_id: 1` was named.
     id_included: bool,
-    id_excluded: bool,
     has_slice: bool,
     elem_matches: Vec<ElemMatch>,
     positional: Option<Vec<String>>,
@@ -222,16 +222,16 @@ impl Parser {
     /// `name: 0`.
     fn exclusion(&mut self, prefix: &[String], name: &str) -> Result<()> {
         self.insert(prefix, name, Child::Exclude)?;
+        // `_id: 0` fits either kind.
         if prefix.is_empty() && name == "_id" {
-            self.id_excluded = true;
-        } else {
-            if self.kind == Some(Kind::Inclusion) {
-                return Err(Error::bad_value(format!(
-                    "Cannot do exclusion on field {name} in inclusion projection"
-                )));
-            }
-            self.kind = Some(Kind::Exclusion);
+            return Ok(());
         }
+        if self.kind == Some(Kind::Inclusion) {
+            return Err(Error::bad_value(format!(
+                "Cannot do exclusion on field {name} in inclusion projection"
+            )));
+        }
+        self.kind = Some(Kind::Exclusion);
         Ok(())
     }
 

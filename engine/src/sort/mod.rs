@@ -6,8 +6,8 @@
 //! per sort field — and keys compare with [`Ord`], field by field, each in its
 //! own direction, using MongoDB's cross-type order ([`crate::value::compare`]).
 //!
-//! Which value a field contributes follows MongoDB exactly (see [`key`] for the
-//! walk):
+//! Which value a field contributes follows MongoDB exactly (the walk is described
+//! in `key.rs`):
 //!
 //! ```text
 //!   field value            ascending key        descending key
