@@ -4,8 +4,9 @@
 //! Like the field operators, each is parsed once into an [`ArrayOp`] and then
 //! applied to an existing value or asked what to create where the field is
 //! missing. `$push` and `$addToSet` create the array; `$pop`, `$pull` and
-//! `$pullAll` leave a missing field missing and ignore a path that cannot
-//! exist. Applied to a non-array, every one of them is an error. `$push`'s
+//! `$pullAll` leave a missing field missing, but like MongoDB still reject a
+//! path that could not exist (`a.b` where `a` is a number). Applied to a
+//! non-array, every one of them is an error. `$push`'s
 //! modifiers live in `push.rs`.
 //!
 //! Element equality (`$addToSet`, `$pullAll`, `$pull` with a plain value) is
@@ -111,13 +112,11 @@ pub fn parse_pull_all(operand: &Bson) -> Result<ArrayOp> {
 // ---------------------------------------------------------------- applying
 
 impl ArrayOp {
-    /// True for the operators that never create anything, so a path that
-    /// cannot exist is no error for them.
-    pub fn is_inert(&self) -> bool {
-        matches!(
-            self,
-            ArrayOp::Pop { .. } | ArrayOp::Pull(_) | ArrayOp::PullAll(_)
-        )
+    /// True for `$push` and `$addToSet`, which create a missing array;
+    /// `$pop`, `$pull` and `$pullAll` leave a missing field missing (but a
+    /// path that could not exist is still an error for them).
+    pub fn creates(&self) -> bool {
+        matches!(self, ArrayOp::Push(_) | ArrayOp::AddToSet(_))
     }
 
     /// Applies the operator to the existing value at `at`.
@@ -186,8 +185,10 @@ impl ArrayOp {
         let (field, ty) = (at.name(), type_name(value));
         match self {
             ArrayOp::Push(_) => Error::bad_value(format!(
-                "The field '{field}' must be an array but is of type {ty} in document {}",
-                render::id_of(env.id)
+                "The field '{}' must be an array but is of type {ty} in document {{{}}}",
+                at.dotted(),
+                env.id
+                    .map_or_else(|| "no id".to_string(), |id| render::element("_id", id))
             )),
             ArrayOp::AddToSet(_) => Error::bad_value(format!(
                 "Cannot apply $addToSet to non-array field. Field named '{field}' has non-array \
@@ -282,7 +283,7 @@ mod tests {
             .unwrap_err();
         assert_eq!(
             err.to_string(),
-            "The field 's' must be an array but is of type int in document {}"
+            "The field 's' must be an array but is of type int in document {no id}"
         );
         let err = parse_pop("s", &bson!(1))
             .unwrap()

@@ -212,7 +212,8 @@ impl FieldOp {
     }
 
     /// True when the operator does nothing at all in this application, so a
-    /// path that cannot be created is no error for it.
+    /// path that could not exist is no error for it (`$unset`, a `$rename`
+    /// whose source is missing, `$setOnInsert` outside an insert).
     pub fn is_inert(&self, env: &Env) -> bool {
         match self {
             FieldOp::Unset | FieldOp::RenameFrom => true,
@@ -406,11 +407,12 @@ fn as_i64(v: &Bson) -> i64 {
     }
 }
 
-/// Zero of the operand's numeric type: what `$mul` creates on a missing field.
+/// `operand × 0` in the operand's type: what `$mul` creates on a missing
+/// field (so a negative double gives `-0.0`, as in MongoDB).
 fn zero_like(n: &Bson) -> Bson {
     match n {
         Bson::Int64(_) => Bson::Int64(0),
-        Bson::Double(_) => Bson::Double(0.0),
+        Bson::Double(f) => Bson::Double(f * 0.0),
         Bson::Decimal128(_) => "0".parse().map_or(Bson::Int32(0), Bson::Decimal128),
         _ => Bson::Int32(0),
     }
@@ -512,6 +514,10 @@ mod tests {
         assert_eq!(zero_like(&bson!(4)), Bson::Int32(0));
         assert_eq!(zero_like(&Bson::Int64(4)), Bson::Int64(0));
         assert_eq!(zero_like(&bson!(4.5)), Bson::Double(0.0));
+        assert_eq!(
+            zero_like(&bson!(-4.5)).as_f64().map(f64::is_sign_negative),
+            Some(true)
+        );
     }
 
     #[test]

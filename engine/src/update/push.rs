@@ -22,7 +22,6 @@ use std::cmp::Ordering;
 use bson::Bson;
 
 use super::path::MAX_PATH_SEGMENTS;
-use super::render;
 use crate::value::{compare, type_name};
 use crate::{Error, Result};
 
@@ -96,11 +95,12 @@ fn integral(value: &Bson, clause: &str) -> Result<i64> {
         _ => None,
     };
     n.ok_or_else(|| {
-        Error::bad_value(format!(
-            "The value for {clause} must be an integer value but was given type: {} ({})",
-            type_name(value),
-            render::value(value)
-        ))
+        let ty = type_name(value);
+        Error::bad_value(if clause == "$slice" {
+            format!("The value for $slice must be an integer value but was given type: {ty}")
+        } else {
+            format!("The value for $position must be an integer value, not of type: {ty}")
+        })
     })
 }
 
@@ -155,7 +155,10 @@ impl Push {
         };
         array.splice(at..at, self.each.iter().cloned());
         if let Some(sort) = &self.sort {
-            changed |= sort_array(array, sort);
+            // MongoDB counts a sort as a modification even when the order
+            // was already right.
+            sort_array(array, sort);
+            changed = true;
         }
         if let Some(n) = self.slice {
             let keep = usize::try_from(n.unsigned_abs()).unwrap_or(usize::MAX);
@@ -175,8 +178,8 @@ impl Push {
 static NULL: Bson = Bson::Null;
 static UNDEFINED: Bson = Bson::Undefined;
 
-/// Sorts stably; returns whether the order changed.
-fn sort_array(array: &mut Vec<Bson>, spec: &SortSpec) -> bool {
+/// Sorts stably.
+fn sort_array(array: &mut Vec<Bson>, spec: &SortSpec) {
     let mut order: Vec<usize> = (0..array.len()).collect();
     match spec {
         SortSpec::Whole { descending } => {
@@ -203,11 +206,10 @@ fn sort_array(array: &mut Vec<Bson>, spec: &SortSpec) -> bool {
         }
     }
     if order.iter().enumerate().all(|(pos, &i)| pos == i) {
-        return false;
+        return;
     }
     let mut taken: Vec<Option<Bson>> = array.drain(..).map(Some).collect();
     array.extend(order.iter().map(|&i| taken[i].take().unwrap_or(Bson::Null)));
-    true
 }
 
 fn directed(o: Ordering, descending: bool) -> Ordering {
@@ -339,11 +341,12 @@ mod tests {
     }
 
     #[test]
-    fn push_modified_only_when_changed() {
+    fn push_modified_like_mongodb() {
         assert_eq!(push(bson!({"$each": []}), bson!([1])).1, Outcome::Unchanged);
+        // A $sort always counts as a modification.
         assert_eq!(
             push(bson!({"$each": [], "$sort": 1}), bson!([1, 2])).1,
-            Outcome::Unchanged
+            Outcome::Changed
         );
         assert_eq!(
             push(bson!({"$each": [], "$sort": 1}), bson!([2, 1])).1,

@@ -307,12 +307,36 @@ fn paths_through_scalars_are_not_viable() {
     );
     let err = fails(doc! {"$push": {"a.b": 1}}, doc! {"a": "s"});
     assert!(matches!(err, Error::PathNotViable(_)));
-    // Operators that would do nothing there are no-ops.
+    // The array removers create nothing, but an impossible path is still an error.
+    let err = fails(doc! {"$pull": {"a.b": 1}}, doc! {"a": 1});
+    assert_eq!(
+        err,
+        Error::PathNotViable(
+            "Cannot use the part (b) of (a.b) to traverse the element ({a: 1})".into()
+        )
+    );
+    assert!(matches!(
+        fails(doc! {"$pullAll": {"arr.x": [1]}}, doc! {"arr": [1]}),
+        Error::PathNotViable(_)
+    ));
+    assert!(matches!(
+        fails(doc! {"$pop": {"c.d.e": 1}}, doc! {"c": {"d": "s"}}),
+        Error::PathNotViable(_)
+    ));
+    // On a missing (but possible) path they do nothing; $unset never complains.
     let (_, m) = run(
-        doc! {"$pull": {"a.b": 1}, "$pop": {"c.d": 1}, "$pullAll": {"arr.x": [1]}},
-        doc! {"a": 1, "c": "s", "arr": [1]},
+        doc! {"$pull": {"x.y": 1, "arr.5": 1}, "$pop": {"c.q": 1}, "$unset": {"a.b": 1, "arr.x": 1}},
+        doc! {"a": 1, "c": {}, "arr": [1]},
     );
     assert!(!m);
+    let err = fails(
+        doc! {"$unset": {"a.b": 1}, "$set": {"a.c.$[]": 1}},
+        doc! {"a": 1},
+    );
+    assert_eq!(
+        err.to_string(),
+        "The path 'a.c' must exist in the document in order to apply array updates."
+    );
 }
 
 #[test]

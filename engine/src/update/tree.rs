@@ -65,10 +65,28 @@ pub enum Op {
 }
 
 impl Leaf {
+    /// True when the leaf does nothing in this application, wherever it is.
     fn is_inert(&self, env: &Env) -> bool {
         match &self.op {
             Op::Field(op) => op.is_inert(env),
-            Op::Array(op) => op.is_inert(),
+            Op::Array(_) => false,
+        }
+    }
+
+    /// The error for a leaf whose path runs into a scalar (or names a field
+    /// of an array): `field` is the first part that cannot exist, below
+    /// `holder`. Creating operators and the array removers word it
+    /// differently, as MongoDB does.
+    fn not_viable(&self, field: &str, holder: &Trail, holder_value: &Bson) -> Error {
+        let element = render::braced(holder.name(), holder_value);
+        match &self.op {
+            Op::Array(op) if !op.creates() => Error::PathNotViable(format!(
+                "Cannot use the part ({field}) of ({}) to traverse the element ({element})",
+                self.path
+            )),
+            _ => Error::PathNotViable(format!(
+                "Cannot create field '{field}' in element {element}"
+            )),
         }
     }
 
@@ -356,8 +374,10 @@ fn apply_child(
                 }
                 None => Ok(false),
             },
-            None if is_inert(child, env) => Ok(false),
-            None => Err(not_viable(name, at, container)),
+            None => {
+                check_viable(name, child, at, container, env)?;
+                Ok(false)
+            }
         },
         // Callers pass documents and arrays only.
         _ => Ok(false),
@@ -379,14 +399,10 @@ pub fn apply_node(node: &Node, value: &mut Bson, at: &Trail, env: &mut Env) -> R
             } else {
                 // A scalar in the middle of the path: fine only for operators
                 // that would do nothing.
-                let mut result = Ok(());
                 for_each_child(object, env.position, at, &mut |name, child| {
-                    if result.is_ok() && !is_inert(child, env) {
-                        result = Err(not_viable(name, at, value));
-                    }
-                    Ok(())
+                    check_viable(name, child, at, value, env)
                 })?;
-                result.map(|()| Outcome::Unchanged)
+                Ok(Outcome::Unchanged)
             }
         }
         Node::Array(array_node) => match value {
@@ -418,22 +434,63 @@ fn create(node: &Node, at: &Trail, env: &mut Env) -> Result<Option<Bson>> {
     }
 }
 
-/// True when nothing in the subtree would act (so a missing or impossible
-/// path is fine).
-fn is_inert(node: &Node, env: &Env) -> bool {
-    match node {
-        Node::Leaf(leaf) => leaf.is_inert(env),
-        Node::Object(o) => {
-            o.children.values().all(|c| is_inert(c, env))
-                && o.positional.as_deref().is_none_or(|p| is_inert(p, env))
+/// Checks a subtree whose path cannot exist: child `name` of `holder`, a
+/// scalar (or an array, `name` not being an index). Fine when nothing in it
+/// would act; otherwise the error of the first thing that would.
+fn check_viable(
+    name: &str,
+    child: &Node,
+    holder: &Trail,
+    holder_value: &Bson,
+    env: &Env,
+) -> Result<()> {
+    let mut below = vec![name.to_string()];
+    match first_active(child, env, &mut below) {
+        None => Ok(()),
+        Some(Active::Leaf(leaf)) => Err(leaf.not_viable(name, holder, holder_value)),
+        Some(Active::ArrayUpdate) => {
+            let mut path = holder.dotted();
+            for part in &below {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(part);
+            }
+            Err(Error::bad_value(format!(
+                "The path '{path}' must exist in the document in order to apply array updates."
+            )))
         }
-        Node::Array(_) => false,
     }
 }
 
-fn not_viable(field: &str, holder: &Trail, holder_value: &Bson) -> Error {
-    Error::PathNotViable(format!(
-        "Cannot create field '{field}' in element {}",
-        render::braced(holder.name(), holder_value)
-    ))
+/// Something in a subtree that needs its path to exist.
+enum Active<'n> {
+    /// An operator that would act.
+    Leaf(&'n Leaf),
+    /// A `$[]`/`$[id]` node (its path is left in `below`).
+    ArrayUpdate,
+}
+
+/// The first active thing in a subtree, in application order; `below`
+/// receives the names leading to it.
+fn first_active<'n>(node: &'n Node, env: &Env, below: &mut Vec<String>) -> Option<Active<'n>> {
+    match node {
+        Node::Leaf(leaf) => (!leaf.is_inert(env)).then_some(Active::Leaf(leaf)),
+        Node::Array(_) => Some(Active::ArrayUpdate),
+        Node::Object(object) => {
+            let named = object
+                .children
+                .iter()
+                .map(|(name, child)| (name.0.as_str(), child));
+            let positional = object.positional.as_deref().map(|p| ("$", p));
+            for (name, child) in named.chain(positional) {
+                below.push(name.to_string());
+                if let Some(found) = first_active(child, env, below) {
+                    return Some(found);
+                }
+                below.pop();
+            }
+            None
+        }
+    }
 }
