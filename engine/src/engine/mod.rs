@@ -278,3 +278,6 @@ fn parse_catalog_key(key: &[u8]) -> Result<Namespace> {
         std::str::from_utf8(&body[split + 1..]).map_err(|e| Error::Encoding(e.to_string()))?;
     Ok(Namespace::new(db, coll))
 }
+
+#[cfg(test)]
+mod tests;

@@ -135,7 +135,7 @@ impl Engine {
                 matched.push((doc, pos));
                 true
             })?;
-            matched = sort_matches(matched, &sort, skip.saturating_add(limit));
+            matched = sort_by_spec(matched, &sort, |m| &m.0, skip.saturating_add(limit))?;
         }
         let result = matched
             .into_iter()
@@ -284,17 +284,22 @@ impl Engine {
     }
 }
 
-/// Sorts matches by the sort spec (stable, so ties keep `_id` order) and keeps
-/// the first `keep`.
-fn sort_matches(
-    matched: Vec<(Document, Option<usize>)>,
+/// Sorts items by the sort spec applied to their documents (stable, so ties
+/// keep `_id` order) and keeps the first `keep`. Fails like MongoDB on
+/// parallel arrays in the sort key.
+pub(super) fn sort_by_spec<T>(
+    items: Vec<T>,
     sort: &SortSpec,
+    document: impl Fn(&T) -> &Document,
     keep: usize,
-) -> Vec<(Document, Option<usize>)> {
-    let mut keyed: Vec<_> = matched.into_iter().map(|m| (sort.key(&m.0), m)).collect();
+) -> Result<Vec<T>> {
+    let mut keyed = items
+        .into_iter()
+        .map(|item| Ok((sort.try_key(document(&item))?, item)))
+        .collect::<Result<Vec<_>>>()?;
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.truncate(keep);
-    keyed.into_iter().map(|(_, m)| m).collect()
+    Ok(keyed.into_iter().map(|(_, item)| item).collect())
 }
 
 fn split_path(path: &str) -> Vec<&str> {

@@ -429,7 +429,7 @@ impl Tx<'_> {
                 let mut candidates = self.candidates(collection_id, &filter, sort.is_empty())?;
                 if !sort.is_empty() {
                     // Stable: ties keep `_id` order, so the choice is deterministic.
-                    candidates.sort_by_cached_key(|c| sort.key(&c.document));
+                    candidates = super::read::sort_by_spec(candidates, &sort, |c| &c.document, 1)?;
                 }
                 candidates.into_iter().next()
             }
