@@ -60,6 +60,7 @@ mod positional;
 mod push;
 mod rename;
 mod render;
+mod replace;
 mod tree;
 mod upsert;
 
@@ -72,7 +73,7 @@ use bson::{Bson, DateTime, Document};
 
 use crate::query::Filter;
 use crate::{Error, Result};
-use identical::{identical, identical_documents};
+use identical::identical;
 use parse::Operators;
 use path::Trail;
 use positional::ArrayFilters;
@@ -180,7 +181,7 @@ impl Update {
     pub fn apply(&self, doc: &Document, ctx: &UpdateContext) -> Result<Applied> {
         match &self.kind {
             Kind::Operators(ops) => ops.apply(doc, ctx, false),
-            Kind::Replacement(replacement) => replace(doc, replacement),
+            Kind::Replacement(replacement) => replace::apply(doc, replacement, ctx.now),
         }
     }
 
@@ -197,7 +198,7 @@ impl Update {
                 Ok(ops.apply(&seed, &ctx, true)?.document)
             }
             Kind::Replacement(replacement) => {
-                upsert::replacement_document(replacement, filter.id_equality())
+                replace::upsert_document(replacement, filter.id_equality(), ctx.now)
             }
         }
     }
@@ -233,27 +234,4 @@ impl Operators {
         }
         Ok(Applied { document, modified })
     }
-}
-
-/// Replaces `doc` with `replacement`, keeping `_id` (first when the
-/// replacement has none; an `_id` that differs is an error).
-fn replace(doc: &Document, replacement: &Document) -> Result<Applied> {
-    let document = match (doc.get("_id"), replacement.get("_id")) {
-        (Some(old), Some(new)) if !identical(old, new) => {
-            return Err(Error::ImmutableField(format!(
-                "After applying the update, the (immutable) field '_id' was found to have been \
-                 altered to {}",
-                render::element("_id", new)
-            )));
-        }
-        (Some(old), None) => {
-            let mut out = Document::new();
-            out.insert("_id", old.clone());
-            out.extend(replacement.clone());
-            out
-        }
-        _ => replacement.clone(),
-    };
-    let modified = !identical_documents(doc, &document);
-    Ok(Applied { document, modified })
 }
