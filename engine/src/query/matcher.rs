@@ -236,6 +236,14 @@ impl Pred {
 
 /// MongoDB's `ComparisonMatchExpressionBase::matchesSingleElement`.
 fn compare_op(op: CmpOp, value: Option<&Bson>, operand: &Bson) -> bool {
+    // Fast paths for the most common same-type comparisons.
+    match (value, operand) {
+        (Some(Bson::Int32(a)), Bson::Int32(b)) => return op.holds(a.cmp(b)),
+        (Some(Bson::String(a)), Bson::String(b)) => {
+            return op.holds(a.as_bytes().cmp(b.as_bytes()));
+        }
+        _ => {}
+    }
     let inclusive = matches!(op, CmpOp::Eq | CmpOp::Lte | CmpOp::Gte);
     let same_bracket = value.is_some_and(|v| canonical_type(v) == canonical_type(operand));
     if !same_bracket {
@@ -255,13 +263,19 @@ fn compare_op(op: CmpOp, value: Option<&Bson>, operand: &Bson) -> bool {
             return inclusive && a_nan && b_nan;
         }
     }
-    let ord = compare(value, operand);
-    match op {
-        CmpOp::Eq => ord == Ordering::Equal,
-        CmpOp::Lt => ord == Ordering::Less,
-        CmpOp::Lte => ord != Ordering::Greater,
-        CmpOp::Gt => ord == Ordering::Greater,
-        CmpOp::Gte => ord != Ordering::Less,
+    op.holds(compare(value, operand))
+}
+
+impl CmpOp {
+    /// Whether `value <op> operand` holds, given `value.cmp(operand)`.
+    fn holds(self, ord: Ordering) -> bool {
+        match self {
+            CmpOp::Eq => ord == Ordering::Equal,
+            CmpOp::Lt => ord == Ordering::Less,
+            CmpOp::Lte => ord != Ordering::Greater,
+            CmpOp::Gt => ord == Ordering::Greater,
+            CmpOp::Gte => ord != Ordering::Less,
+        }
     }
 }
 
@@ -334,15 +348,20 @@ impl TypeSet {
     }
 }
 
-/// A number truncated toward zero, for `$mod` (NaN and infinities never match;
-/// out-of-range doubles saturate, as MongoDB's conversion does).
+/// A number truncated toward zero, for `$mod`. NaN, infinities and values
+/// beyond the 64-bit range never match (MongoDB raises a query-time error for
+/// the last; a predicate cannot fail here, so it simply does not match).
 fn truncated_integer(v: &Bson) -> Option<i64> {
     match Number::from_bson(v)? {
         Number::Int(i) => Some(i),
-        Number::Float(f) if f.is_finite() => Some(f.trunc() as i64),
-        Number::Float(_) => None,
+        Number::Float(f) => {
+            let t = f.trunc();
+            (-TWO_POW_63..TWO_POW_63).contains(&t).then_some(t as i64)
+        }
     }
 }
+
+const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 
 impl BitTest {
     fn matches(&self, v: &Bson) -> bool {
@@ -378,7 +397,6 @@ fn exact_integer(v: &Bson) -> Option<i64> {
     match Number::from_bson(v)? {
         Number::Int(i) => Some(i),
         Number::Float(f) => {
-            const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
             (f.is_finite() && f.trunc() == f && (-TWO_POW_63..TWO_POW_63).contains(&f))
                 .then_some(f as i64)
         }
@@ -460,6 +478,8 @@ mod tests {
         assert!(!m(bson!(6)));
         assert!(!m(Bson::Double(f64::NAN)));
         assert!(!m(bson!("5")));
+        assert!(!m(bson!(1e300)));
+        assert!(!m(Bson::Double(f64::INFINITY)));
         let p = Pred::Mod {
             divisor: -1,
             remainder: 0,

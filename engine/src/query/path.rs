@@ -117,7 +117,7 @@ impl Path {
         let mut current = doc;
         let mut k = start;
         loop {
-            let Some(value) = current.get(&self.parts[k].name) else {
+            let Some(value) = field(current, &self.parts[k].name) else {
                 return visit(None, offset);
             };
             let last = k + 1 == self.parts.len();
@@ -187,6 +187,17 @@ impl Path {
             }
         }
         false
+    }
+}
+
+/// Looks a field up; small documents are scanned, which beats hashing the
+/// name for the handful of fields most documents have.
+fn field<'a>(doc: &'a Document, name: &str) -> Option<&'a Bson> {
+    const SCAN_LIMIT: usize = 16;
+    if doc.len() <= SCAN_LIMIT {
+        doc.iter().find_map(|(k, v)| (k == name).then_some(v))
+    } else {
+        doc.get(name)
     }
 }
 

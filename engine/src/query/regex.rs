@@ -61,11 +61,9 @@ impl Pattern {
                 "/{source}/: regular expression cannot contain an embedded null byte"
             )));
         }
-        let translated = translate(
-            source,
-            builder_flags.multi_line || has_inline_multiline(source),
-        )
-        .map_err(|reason| Error::BadRegex(format!("/{source}/{options}: {reason}")))?;
+        let multi_line = builder_flags.multi_line || has_inline_multiline(source);
+        let translated = translate(source, multi_line, builder_flags.extended)
+            .map_err(|reason| Error::BadRegex(format!("/{source}/{options}: {reason}")))?;
         let regex = RegexBuilder::new(&translated)
             .case_insensitive(builder_flags.case_insensitive)
             .multi_line(builder_flags.multi_line)
@@ -135,7 +133,11 @@ const SPACE: &str = r"\t\n\x0B\x0C\r\x20";
 
 /// Rewrites a PCRE pattern into the `regex` crate's dialect (see the module
 /// docs). `multi_line` tells whether `$` already means end-of-line.
-fn translate(source: &str, multi_line: bool) -> std::result::Result<String, String> {
+fn translate(
+    source: &str,
+    multi_line: bool,
+    extended: bool,
+) -> std::result::Result<String, String> {
     let chars: Vec<char> = source.chars().collect();
     let mut out = String::with_capacity(source.len() + 8);
     let mut i = 0;
@@ -188,6 +190,29 @@ fn translate(source: &str, multi_line: bool) -> std::result::Result<String, Stri
                 c => out.push(c),
             }
             i += 1;
+            continue;
+        }
+        // Comments: `(?#…)` always, `# …` to the end of the line in x mode.
+        let comment_end =
+            if c == '(' && chars.get(i + 1) == Some(&'?') && chars.get(i + 2) == Some(&'#') {
+                Some(
+                    chars[i..]
+                        .iter()
+                        .position(|&x| x == ')')
+                        .map_or(chars.len(), |p| i + p + 1),
+                )
+            } else if c == '#' && extended {
+                Some(
+                    chars[i..]
+                        .iter()
+                        .position(|&x| x == '\n')
+                        .map_or(chars.len(), |p| i + p + 1),
+                )
+            } else {
+                None
+            };
+        if let Some(end) = comment_end {
+            i = end;
             continue;
         }
         match c {
@@ -303,6 +328,13 @@ mod tests {
         assert!(matches("a.b", "s", "a\nb"));
         assert!(!matches("a.b", "", "a\nb"));
         assert!(matches("a b # comment", "x", "ab"));
+        assert!(matches("a # comment [ with a bracket\n b", "x", "ab"));
+        assert!(matches("a(?#comment)b", "", "ab"));
+        assert!(matches(r"a\ b", "x", "a b"));
+        assert!(matches(r"a\#b", "x", "a#b"));
+        assert!(matches(r"^[\-x]+$", "", "-x"));
+        assert!(matches(r"^[]a]+$", "", "]a"));
+        assert!(matches(r"^[^]a]+$", "", "bc"));
         assert!(matches("^b$", "m", "a\nb"));
     }
 

@@ -1,16 +1,15 @@
 //! The `find` cases of the conformance suite's `query_*.json` files, run
-//! directly against [`Filter`]: for each case, insert nothing, just match
-//! every document of the case against the filter and compare the set of
-//! matching `_id`s with the `_id`s MongoDB returned. Sort, projection and
+//! directly against [`Filter`] without a database: every document of a case
+//! is matched against the op's filter and the set of matching `_id`s is
+//! compared with the `_id`s MongoDB returned. Sort, projection and
 //! limits are irrelevant to which documents match and are not applied here.
 //!
 //! The case files live in the shared conformance suite. They are found through
 //! `LAURADB_CONFORMANCE_DIR`, then `<workspace>/conformance/cases`, then
 //! `/work/shared/conformance/cases`; a missing suite fails the test loudly.
 
-use std::path::PathBuf;
-
 use std::fmt;
+use std::path::PathBuf;
 
 use bson::{Bson, Document};
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
@@ -40,7 +39,7 @@ const EXTJSON_KEYS: &[&str] = &[
 /// sorts keys unless a crate feature is on, and key order matters for
 /// embedded-document equality).
 #[derive(Debug, Clone)]
-pub(crate) enum Json {
+enum Json {
     Null,
     Bool(bool),
     Int(i64),
@@ -141,7 +140,7 @@ impl Json {
 /// Converts relaxed extended JSON to BSON the way the router does: integers
 /// that fit are int32, larger ones int64, fractions double, and `$`-wrappers
 /// become their BSON values.
-pub(crate) fn to_bson(v: &Json) -> Bson {
+fn to_bson(v: &Json) -> Bson {
     match v {
         Json::Null => Bson::Null,
         Json::Bool(b) => Bson::Boolean(*b),
