@@ -61,7 +61,7 @@ pub fn parse_add_to_set(operand: &Bson) -> Result<ArrayOp> {
             match d.get("$each") {
                 Some(Bson::Array(values)) => values.clone(),
                 other => {
-                    return Err(Error::bad_value(format!(
+                    return Err(Error::TypeMismatch(format!(
                         "The argument to $each in $addToSet must be an array but it was of type {}",
                         other.map_or("missing", type_name)
                     )));

@@ -18,12 +18,13 @@
 
 use std::cmp::Ordering;
 
-use bson::{Bson, Timestamp};
+use bson::Bson;
 
 use super::Env;
 use super::identical::identical;
 use super::path::Trail;
 use super::render;
+use super::replace::timestamp_at;
 use crate::value::{compare, type_name};
 use crate::{Error, Result};
 
@@ -111,9 +112,9 @@ pub fn parse_arithmetic(operator: &str, field: &str, operand: &Bson) -> Result<F
 
 /// Parses the operand of `$currentDate`: a boolean (date) or
 /// `{$type: "date" | "timestamp"}`.
-pub fn parse_current_date(field: &str, operand: &Bson) -> Result<FieldOp> {
+pub fn parse_current_date(operand: &Bson) -> Result<FieldOp> {
     let kind = match operand {
-        Bson::Boolean(_) => DateKind::Date,
+        Bson::Boolean(_) => Some(DateKind::Date),
         Bson::Document(spec) => {
             let mut kind = None;
             for (key, value) in spec {
@@ -122,22 +123,13 @@ pub fn parse_current_date(field: &str, operand: &Bson) -> Result<FieldOp> {
                         "Unrecognized $currentDate option: {key}"
                     )));
                 }
-                kind = match value {
-                    Bson::String(s) if s == "date" => Some(DateKind::Date),
-                    Bson::String(s) if s == "timestamp" => Some(DateKind::Timestamp),
-                    _ => {
-                        return Err(Error::bad_value(
-                            "The '$type' string field is required to be 'date' or 'timestamp': \
-                             {$currentDate: {field : {$type: 'date'}}}",
-                        ));
-                    }
+                kind = match value.as_str() {
+                    Some("date") => Some(DateKind::Date),
+                    Some("timestamp") => Some(DateKind::Timestamp),
+                    _ => kind,
                 };
             }
-            kind.ok_or_else(|| {
-                Error::bad_value(format!(
-                    "The $currentDate operand for '{field}' must be a boolean or {{$type: 'date'|'timestamp'}}"
-                ))
-            })?
+            kind
         }
         other => {
             return Err(Error::bad_value(format!(
@@ -147,7 +139,12 @@ pub fn parse_current_date(field: &str, operand: &Bson) -> Result<FieldOp> {
             )));
         }
     };
-    Ok(FieldOp::CurrentDate(kind))
+    kind.map(FieldOp::CurrentDate).ok_or_else(|| {
+        Error::bad_value(
+            "The '$type' string field is required to be 'date' or 'timestamp': \
+             {$currentDate: {field : {$type: 'date'}}}",
+        )
+    })
 }
 
 /// Parses the operand of `$bit`: `{and|or|xor: int32|int64, …}`, at least one.
@@ -234,13 +231,19 @@ impl FieldOp {
             FieldOp::Mul(n) => arithmetic(self.name(), Arith::Mul, value, n, at, env),
             FieldOp::Min(v) => Ok(store_if(value, v, Ordering::Less)),
             FieldOp::Max(v) => Ok(store_if(value, v, Ordering::Greater)),
-            FieldOp::CurrentDate(kind) => Ok(store(value, &current_date(*kind, env))),
+            // Always a modification for MongoDB (the clock has moved on).
+            FieldOp::CurrentDate(kind) => {
+                *value = current_date(*kind, env);
+                Ok(Outcome::Changed)
+            }
             FieldOp::Bit(ops) => {
                 if !matches!(value, Bson::Int32(_) | Bson::Int64(_)) {
                     return Err(Error::bad_value(format!(
-                        "Cannot apply $bit to a value of non-integral type.{} has the field '{}' \
-                         of non-integer type {}",
-                        render::id_of(env.id),
+                        "Cannot apply $bit to a value of non-integral type.{} has the field {} of \
+                         non-integer type {}",
+                        env.id
+                            .map(|id| render::element("_id", id))
+                            .unwrap_or_default(),
                         at.name(),
                         type_name(value)
                     )));
@@ -303,13 +306,7 @@ fn store_if(value: &mut Bson, operand: &Bson, wanted: Ordering) -> Outcome {
 fn current_date(kind: DateKind, env: &Env) -> Bson {
     match kind {
         DateKind::Date => Bson::DateTime(env.now),
-        DateKind::Timestamp => {
-            let secs = env.now.timestamp_millis().div_euclid(1000);
-            Bson::Timestamp(Timestamp {
-                time: u32::try_from(secs).unwrap_or(0),
-                increment: 1,
-            })
-        }
+        DateKind::Timestamp => Bson::Timestamp(timestamp_at(env.now)),
     }
 }
 
@@ -451,7 +448,7 @@ fn bit(op: BitOp, x: i64, y: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use bson::{DateTime, bson};
+    use bson::{DateTime, Timestamp, bson};
 
     fn compute_ok(op: Arith, a: Bson, b: Bson) -> Option<Bson> {
         compute(op, &a, &b).unwrap()
@@ -543,21 +540,27 @@ mod tests {
             err.to_string()
                 .starts_with("Cannot multiply with non-numeric argument")
         );
-        assert!(parse_current_date("d", &bson!({"$type": "week"})).is_err());
+        assert!(parse_current_date(&bson!({"$type": "week"})).is_err());
         assert!(
-            parse_current_date("d", &bson!({"$kind": "date"}))
+            parse_current_date(&bson!({}))
+                .unwrap_err()
+                .to_string()
+                .contains("'$type' string field is required")
+        );
+        assert!(
+            parse_current_date(&bson!({"$kind": "date"}))
                 .unwrap_err()
                 .to_string()
                 .contains("$kind")
         );
         assert!(
-            parse_current_date("d", &bson!(1))
+            parse_current_date(&bson!(1))
                 .unwrap_err()
                 .to_string()
                 .starts_with("int is not valid type")
         );
         assert!(matches!(
-            parse_current_date("d", &bson!(false)).unwrap(),
+            parse_current_date(&bson!(false)).unwrap(),
             FieldOp::CurrentDate(DateKind::Date)
         ));
         assert!(parse_bit("b", &bson!(1)).is_err());

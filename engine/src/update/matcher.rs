@@ -13,10 +13,11 @@
 //!   $pull: {veg: "carrots"}           → values_equal(element, "carrots")
 //! ```
 //!
-//! A `$pull` condition is an *operator document* when its first field starts
-//! with `$` (and is not a DBRef's `$ref`/`$id`/`$db`), a *query* on embedded
-//! documents when it is any other document (so `{}` pulls every document),
-//! and a plain value otherwise — MongoDB's three `$pull` matchers.
+//! A `$pull` condition is an *operator condition* when it is a regular
+//! expression or a document whose first field is a field operator (`$gt`,
+//! `$in`, …); a *query* on embedded documents when it is any other document
+//! (plain fields, `$and`/`$or`/…, or `{}`, which pulls every document); and a
+//! plain value otherwise — MongoDB's three `$pull` matchers.
 
 use bson::{Bson, Document};
 
@@ -47,17 +48,21 @@ impl ElementMatcher {
     /// Compiles a `$pull` condition.
     pub fn for_pull(condition: &Bson) -> Result<ElementMatcher> {
         match condition {
-            Bson::Document(d) if is_operator_document(d) => {
-                let mut wrapper = Document::new();
-                wrapper.insert(PULL_KEY, condition.clone());
-                Ok(ElementMatcher::Wrapped {
-                    key: PULL_KEY.to_string(),
-                    filter: Filter::parse(&wrapper)?,
-                })
-            }
+            Bson::RegularExpression(_) => Self::wrapped(condition),
+            Bson::Document(d) if is_operator_document(d) => Self::wrapped(condition),
             Bson::Document(query) => Ok(ElementMatcher::Query(Filter::parse(query)?)),
             value => Ok(ElementMatcher::Equals(value.clone())),
         }
+    }
+
+    /// `{v: condition}`, matched against `{v: element}`.
+    fn wrapped(condition: &Bson) -> Result<ElementMatcher> {
+        let mut wrapper = Document::new();
+        wrapper.insert(PULL_KEY, condition.clone());
+        Ok(ElementMatcher::Wrapped {
+            key: PULL_KEY.to_string(),
+            filter: Filter::parse(&wrapper)?,
+        })
     }
 
     /// Compiles an array filter whose top-level fields all start with
@@ -91,11 +96,25 @@ impl ElementMatcher {
     }
 }
 
-/// True for `{$op: …}` documents (a DBRef's `$ref`/`$id`/`$db` excluded).
+/// True for `{$op: …}` documents whose first operator applies to a field;
+/// top-level query operators and a DBRef's fields make a query instead.
 fn is_operator_document(d: &Document) -> bool {
+    const NOT_FIELD_OPERATORS: [&str; 11] = [
+        "$and",
+        "$or",
+        "$nor",
+        "$expr",
+        "$where",
+        "$text",
+        "$comment",
+        "$jsonSchema",
+        "$ref",
+        "$id",
+        "$db",
+    ];
     d.keys()
         .next()
-        .is_some_and(|k| k.starts_with('$') && !matches!(k.as_str(), "$ref" | "$id" | "$db"))
+        .is_some_and(|k| k.starts_with('$') && !NOT_FIELD_OPERATORS.contains(&k.as_str()))
 }
 
 #[cfg(test)]
@@ -123,11 +142,29 @@ mod tests {
     }
 
     #[test]
+    fn operators_and_regexes_test_the_element_itself() {
+        let m = ElementMatcher::for_pull(&bson!({"$gte": 6})).unwrap();
+        assert!(check(&m, bson!(8)));
+        assert!(!check(&m, bson!(5)));
+        assert!(!check(&m, bson!("x")));
+        let regex = Bson::RegularExpression(bson::Regex {
+            pattern: "^ap".try_into().unwrap(),
+            options: "".try_into().unwrap(),
+        });
+        let m = ElementMatcher::for_pull(&regex).unwrap();
+        assert!(check(&m, bson!("apples")));
+        assert!(!check(&m, bson!("pears")));
+    }
+
+    #[test]
     fn documents_are_queries_on_document_elements() {
         let m = ElementMatcher::for_pull(&bson!({"sc": 8, "item": "B"})).unwrap();
         assert!(check(&m, bson!({"item": "B", "sc": 8, "x": 1})));
         assert!(!check(&m, bson!({"item": "C", "sc": 8})));
         assert!(!check(&m, bson!(8)));
+        let either = ElementMatcher::for_pull(&bson!({"$or": [{"a": 1}, {"b": 2}]})).unwrap();
+        assert!(check(&either, bson!({"b": 2})));
+        assert!(!check(&either, bson!({"a": 2})));
         let all = ElementMatcher::for_pull(&bson!({})).unwrap();
         assert!(check(&all, bson!({"a": 1})));
         assert!(!check(&all, bson!(1)));

@@ -31,22 +31,24 @@
 //!
 //! * **Order.** Paths never overlap (parse rejects `a` with `a.b`), so the
 //!   result does not depend on operator order. Within a document the tree
-//!   applies fields in name order (numeric names numerically), which is the
-//!   order new fields are appended in, as MongoDB does.
+//!   applies fields in name order (numeric names by length first), which
+//!   is the order new fields are appended in, as MongoDB does.
 //! * **Paths.** Missing fields and intermediate documents are created;
 //!   a numeric segment indexes an array (padding with nulls past the end)
 //!   and names a field in a document; anything else through a scalar or an
 //!   array is `PathNotViable` ("Cannot create field 'b' in element {a: 1}"),
-//!   except for operators that would do nothing there (`$unset`, `$pop`,
-//!   `$pull`, `$pullAll`).
+//!   except for `$unset` (and operators that do nothing in this application).
+//!   `$pop`, `$pull` and `$pullAll` create nothing on a missing path.
 //! * **Modified.** An application reports `modified: false` when every
 //!   operator left its field byte-for-byte unchanged (`$set` to the current
-//!   value, `$addToSet` of a present value, `$pull` with no match…).
+//!   value, `$addToSet` of a present value, `$pull` with no match…). As in
+//!   MongoDB, `$currentDate` and a `$push` with `$sort` always count, and a
+//!   replacement counts unless the document already equals it byte for byte.
 //! * **Atomic.** `apply` works on a copy; on any error the input is
 //!   untouched and nothing is returned to write.
-//! * **`_id` is immutable.** An update that would change it (even by type:
-//!   `1` → `1.0`) fails with `ImmutableField`; setting it to its current
-//!   value is fine.
+//! * **`_id` is immutable.** An operator that would change it (even by
+//!   type: `1` → `1.0`) fails with `ImmutableField`; setting it to its
+//!   current value is fine. A replacement's `_id` must equal it by value.
 //! * **Deterministic.** `$currentDate` uses [`UpdateContext::now`], which
 //!   comes from the replicated command; nothing reads a clock.
 
@@ -60,6 +62,7 @@ mod positional;
 mod push;
 mod rename;
 mod render;
+mod replace;
 mod tree;
 mod upsert;
 
@@ -72,7 +75,7 @@ use bson::{Bson, DateTime, Document};
 
 use crate::query::Filter;
 use crate::{Error, Result};
-use identical::{identical, identical_documents};
+use identical::identical;
 use parse::Operators;
 use path::Trail;
 use positional::ArrayFilters;
@@ -180,7 +183,7 @@ impl Update {
     pub fn apply(&self, doc: &Document, ctx: &UpdateContext) -> Result<Applied> {
         match &self.kind {
             Kind::Operators(ops) => ops.apply(doc, ctx, false),
-            Kind::Replacement(replacement) => replace(doc, replacement),
+            Kind::Replacement(replacement) => replace::apply(doc, replacement, ctx.now),
         }
     }
 
@@ -197,7 +200,7 @@ impl Update {
                 Ok(ops.apply(&seed, &ctx, true)?.document)
             }
             Kind::Replacement(replacement) => {
-                upsert::replacement_document(replacement, filter.id_equality())
+                replace::upsert_document(replacement, filter.id_equality(), ctx.now)
             }
         }
     }
@@ -233,27 +236,4 @@ impl Operators {
         }
         Ok(Applied { document, modified })
     }
-}
-
-/// Replaces `doc` with `replacement`, keeping `_id` (first when the
-/// replacement has none; an `_id` that differs is an error).
-fn replace(doc: &Document, replacement: &Document) -> Result<Applied> {
-    let document = match (doc.get("_id"), replacement.get("_id")) {
-        (Some(old), Some(new)) if !identical(old, new) => {
-            return Err(Error::ImmutableField(format!(
-                "After applying the update, the (immutable) field '_id' was found to have been \
-                 altered to {}",
-                render::element("_id", new)
-            )));
-        }
-        (Some(old), None) => {
-            let mut out = Document::new();
-            out.insert("_id", old.clone());
-            out.extend(replacement.clone());
-            out
-        }
-        _ => replacement.clone(),
-    };
-    let modified = !identical_documents(doc, &document);
-    Ok(Applied { document, modified })
 }

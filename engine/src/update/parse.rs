@@ -215,7 +215,7 @@ fn parse_operand(operator: &str, path: &str, value: &Bson) -> Result<Op> {
         "$inc" | "$mul" => Op::Field(fields::parse_arithmetic(operator, path, value)?),
         "$min" => Op::Field(FieldOp::Min(value.clone())),
         "$max" => Op::Field(FieldOp::Max(value.clone())),
-        "$currentDate" => Op::Field(fields::parse_current_date(path, value)?),
+        "$currentDate" => Op::Field(fields::parse_current_date(value)?),
         "$bit" => Op::Field(fields::parse_bit(path, value)?),
         "$push" => Op::Array(arrays::parse_push(value)?),
         "$addToSet" => Op::Array(arrays::parse_add_to_set(value)?),

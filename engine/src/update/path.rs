@@ -209,6 +209,35 @@ impl<'a> Trail<'a> {
     }
 }
 
+/// An array index as a field name, formatted without allocating.
+pub struct IndexName {
+    digits: [u8; 20],
+    start: usize,
+}
+
+impl IndexName {
+    /// The decimal name of index `i`.
+    pub fn new(mut i: usize) -> IndexName {
+        let mut digits = [b'0'; 20];
+        let mut start = digits.len();
+        loop {
+            start -= 1;
+            digits[start] = b'0' + (i % 10) as u8;
+            i /= 10;
+            if i == 0 {
+                break;
+            }
+        }
+        IndexName { digits, start }
+    }
+
+    /// The name as a string slice.
+    pub fn as_str(&self) -> &str {
+        // Only ASCII digits are ever written.
+        std::str::from_utf8(&self.digits[self.start..]).unwrap_or("0")
+    }
+}
+
 /// A path cut to a readable length for error messages.
 fn truncated(path: &str) -> String {
     const LIMIT: usize = 120;
@@ -279,6 +308,13 @@ mod tests {
         assert_eq!(compare_field_names("01", "1"), Ordering::Less);
         assert_eq!(compare_field_names("02", "10"), Ordering::Less);
         assert_eq!(compare_field_names("9a", "10"), Ordering::Greater);
+    }
+
+    #[test]
+    fn index_names_are_decimal() {
+        assert_eq!(IndexName::new(0).as_str(), "0");
+        assert_eq!(IndexName::new(907).as_str(), "907");
+        assert_eq!(IndexName::new(usize::MAX).as_str(), usize::MAX.to_string());
     }
 
     #[test]

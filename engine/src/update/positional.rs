@@ -21,7 +21,6 @@
 //! Every identifier used in a path needs a filter, and every filter must be
 //! used by some path (both checked when the update is parsed).
 
-use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use bson::{Bson, Document};
@@ -29,7 +28,7 @@ use bson::{Bson, Document};
 use super::Env;
 use super::fields::Outcome;
 use super::matcher::ElementMatcher;
-use super::path::Trail;
+use super::path::{IndexName, Trail};
 use super::tree::{ArrayNode, Node, apply_node, merge};
 use crate::{Error, Result};
 
@@ -126,32 +125,58 @@ pub fn is_valid_identifier(id: &str) -> bool {
 }
 
 /// Applies an array node (`$[]` / `$[id]` children) to every element it
-/// selects, in index order.
+/// selects, in index order. When several children select one element their
+/// merge is computed once per combination and reused.
 pub fn apply_array(
     node: &ArrayNode,
     array: &mut [Bson],
     at: &Trail,
     env: &mut Env,
 ) -> Result<Outcome> {
+    // The children and what selects an element for each: `$[]` takes all.
     let filters = env.filters;
+    let mut candidates: Vec<(Option<&ElementMatcher>, &Node)> = Vec::new();
+    if let Some(all) = node.all.as_deref() {
+        candidates.push((None, all));
+    }
+    for (id, child) in &node.filtered {
+        let matcher = filters.get(id).ok_or_else(|| {
+            Error::bad_value(format!("No array filter found for identifier '{id}'"))
+        })?;
+        candidates.push((Some(matcher), child));
+    }
+    // Merged children, by the candidates that selected an element.
+    let mut merged: Vec<(Vec<usize>, Node)> = Vec::new();
+    let mut picks: Vec<usize> = Vec::new();
     let mut changed = false;
     for (i, element) in array.iter_mut().enumerate() {
-        let name = i.to_string();
-        let here = at.child(&name);
-        let mut chosen: Option<Cow<'_, Node>> = node.all.as_deref().map(Cow::Borrowed);
-        for (id, child) in &node.filtered {
-            let matcher = filters.get(id).ok_or_else(|| {
-                Error::bad_value(format!("No array filter found for identifier '{id}'"))
-            })?;
-            if matcher.matches(element) {
-                chosen = Some(match chosen {
-                    None => Cow::Borrowed(child),
-                    Some(prev) => Cow::Owned(merge(&prev, child, &here)?),
-                });
+        let name = IndexName::new(i);
+        let here = at.child(name.as_str());
+        picks.clear();
+        for (k, (matcher, _)) in candidates.iter().enumerate() {
+            if matcher.is_none_or(|m| m.matches(element)) {
+                picks.push(k);
             }
         }
-        let Some(child) = chosen else { continue };
-        match apply_node(&child, element, &here, env)? {
+        let child: &Node = match picks.as_slice() {
+            [] => continue,
+            [one] => candidates[*one].1,
+            many => {
+                let index = match merged.iter().position(|(key, _)| key == many) {
+                    Some(index) => index,
+                    None => {
+                        let mut node = candidates[many[0]].1.clone();
+                        for &k in &many[1..] {
+                            node = merge(&node, candidates[k].1, &here)?;
+                        }
+                        merged.push((many.to_vec(), node));
+                        merged.len() - 1
+                    }
+                };
+                &merged[index].1
+            }
+        };
+        match apply_node(child, element, &here, env)? {
             Outcome::Unchanged => {}
             Outcome::Changed => changed = true,
             Outcome::Remove => {

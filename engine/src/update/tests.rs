@@ -671,3 +671,11 @@ fn deep_paths_are_bounded() {
         .unwrap();
     assert!(applied.modified);
 }
+
+#[test]
+fn updates_can_be_shared_across_threads() {
+    fn shareable<T: Send + Sync + Clone + std::fmt::Debug>() {}
+    shareable::<Update>();
+    shareable::<UpdateContext>();
+    shareable::<Applied>();
+}

@@ -26,9 +26,10 @@
 //! that order whatever the order of the operators (as MongoDB does). A
 //! missing field is created when the subtree creates something (intermediate
 //! documents included); a path through a scalar, or a field name on an
-//! array, is an error unless every operator below does nothing in that case
-//! (`$unset`, `$pull`, `$pop`, …). Recursion depth is bounded by the path
-//! length (≤ `MAX_PATH_SEGMENTS`).
+//! array, is an error unless every operator below does nothing at all (an
+//! `$unset`, a `$rename` of a missing source, `$setOnInsert` outside an
+//! insert). Recursion depth is bounded by the path length
+//! (≤ `MAX_PATH_SEGMENTS`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;

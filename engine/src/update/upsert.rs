@@ -7,18 +7,15 @@
 //!   fields are created in path order (bytewise, as MongoDB orders them);
 //!   one path being a prefix of another (`a` and `a.b`) is an error. If the
 //!   seed has an `_id`, the update may not change it.
-//! * **Replacement**: the replacement itself plus the filter's `_id`
-//!   equality, if any; only `_id` is taken from the filter. A replacement
-//!   `_id` that differs from the filter's is an error.
+//! * **Replacement** (see `replace.rs`): the replacement itself plus the
+//!   filter's `_id` equality, if any; nothing else comes from the filter.
 //!
 //! The caller generates an `_id` when the result has none and moves `_id`
 //! to the front.
 
 use bson::{Bson, Document};
 
-use super::identical::identical;
 use super::path::MAX_PATH_SEGMENTS;
-use super::render;
 use crate::{Error, Result};
 
 /// Builds the seed document from a filter's equality fields.
@@ -76,24 +73,6 @@ fn insert_path(doc: &mut Document, path: &str, value: Bson) -> Result<()> {
     Ok(())
 }
 
-/// The document a replacement upsert inserts.
-pub fn replacement_document(replacement: &Document, filter_id: Option<&Bson>) -> Result<Document> {
-    match (filter_id, replacement.get("_id")) {
-        (Some(id), Some(own)) if !identical(id, own) => Err(Error::ImmutableField(format!(
-            "After applying the update, the (immutable) field '_id' was found to have been \
-             altered to {}",
-            render::element("_id", own)
-        ))),
-        (Some(id), None) => {
-            let mut doc = Document::new();
-            doc.insert("_id", id.clone());
-            doc.extend(replacement.clone());
-            Ok(doc)
-        }
-        _ => Ok(replacement.clone()),
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,19 +97,5 @@ mod tests {
         let err = seed(vec![("a".into(), bson!(1)), ("a.b".into(), bson!(2))]).unwrap_err();
         assert!(err.to_string().contains("both paths 'a.b' and 'a'"));
         assert!(seed(vec![("a".into(), bson!(1)), ("ab".into(), bson!(2))]).is_ok());
-    }
-
-    #[test]
-    fn replacement_takes_only_the_id() {
-        let doc = replacement_document(&doc! {"v": 1}, Some(&bson!(5))).unwrap();
-        assert_eq!(doc, doc! {"_id": 5, "v": 1});
-        assert_eq!(doc.keys().next().map(String::as_str), Some("_id"));
-        assert_eq!(
-            replacement_document(&doc! {"v": 1}, None).unwrap(),
-            doc! {"v": 1}
-        );
-        assert!(replacement_document(&doc! {"_id": 5, "v": 1}, Some(&bson!(5))).is_ok());
-        let err = replacement_document(&doc! {"_id": 6}, Some(&bson!(5))).unwrap_err();
-        assert!(matches!(err, Error::ImmutableField(_)));
     }
 }
