@@ -40,7 +40,9 @@ use crate::catalog::{Catalog, CollectionMeta};
 use crate::command::{Command, CommandResult, Namespace};
 use crate::keyspace;
 use crate::mvcc::Mvcc;
-use crate::storage::{MemoryStore, SledOptions, SledStore, Store};
+use crate::storage::{
+    MemoryStore, SledOptions, SledStore, Store, WriteBehindOptions, WriteBehindStore,
+};
 use crate::{Error, Result};
 
 pub use read::{CollectionInfo, CollectionStats, DatabaseInfo, FindOptions, ReadAt};
@@ -59,6 +61,21 @@ pub enum StorageConfig {
         cache_capacity_bytes: u64,
         /// Background flush interval; `None` flushes only on [`Engine::flush`].
         flush_every_ms: Option<u64>,
+    },
+    /// sled on disk behind an in-memory mirror: reads and writes run at
+    /// memory speed, a background thread persists writes to sled in order
+    /// (see `storage::WriteBehindStore`). The whole data set lives in RAM.
+    /// Meant for Raft state machines, whose log is the durable record;
+    /// [`Engine::flush`] still makes everything durable.
+    SledWriteBehind {
+        /// Data directory (created if missing).
+        path: PathBuf,
+        /// sled's page cache size in bytes.
+        cache_capacity_bytes: u64,
+        /// sled's background flush interval.
+        flush_every_ms: Option<u64>,
+        /// Most bytes of writes queued for sled before writers wait.
+        max_pending_bytes: usize,
     },
 }
 
@@ -106,6 +123,24 @@ impl Engine {
                     flush_every_ms,
                 },
             )?),
+            StorageConfig::SledWriteBehind {
+                path,
+                cache_capacity_bytes,
+                flush_every_ms,
+                max_pending_bytes,
+            } => {
+                let durable = Arc::new(SledStore::open(
+                    &path,
+                    SledOptions {
+                        cache_capacity_bytes,
+                        flush_every_ms,
+                    },
+                )?);
+                Arc::new(WriteBehindStore::new(
+                    durable,
+                    WriteBehindOptions { max_pending_bytes },
+                )?)
+            }
         };
         Engine::with_store(store)
     }

@@ -81,12 +81,15 @@ impl Engine {
         ts: u64,
         mut visit: impl FnMut(Document, Option<usize>) -> bool,
     ) -> Result<()> {
-        let Some(meta) = self.catalog().get(ns).cloned() else {
+        let Some(collection_id) = self.catalog().get(ns).map(|meta| meta.id) else {
             return Ok(());
         };
         let _reader = self.register_reader(ts);
         if let Some(id) = filter.id_equality() {
-            if let Some(bytes) = self.mvcc.get(&keyspace::document_key(meta.id, id), ts)? {
+            if let Some(bytes) = self
+                .mvcc
+                .get(&keyspace::document_key(collection_id, id), ts)?
+            {
                 let doc = document::decode_stored(&bytes)?;
                 if let Some(details) = filter.match_details(&doc) {
                     visit(doc, details.array_position);
@@ -96,7 +99,7 @@ impl Engine {
         }
         for item in self
             .mvcc
-            .scan_prefix(&keyspace::documents_prefix(meta.id), ts)
+            .scan_prefix(&keyspace::documents_prefix(collection_id), ts)
         {
             let (_, bytes) = item?;
             let doc = document::decode_stored(&bytes)?;
@@ -111,15 +114,25 @@ impl Engine {
 
     /// MongoDB `find`: filter, sort, skip, limit, projection.
     pub fn find(&self, ns: &Namespace, options: &FindOptions, at: ReadAt) -> Result<Vec<Document>> {
+        self.find_limited(ns, options, options.limit, at)
+    }
+
+    fn find_limited(
+        &self,
+        ns: &Namespace,
+        options: &FindOptions,
+        limit: u64,
+        at: ReadAt,
+    ) -> Result<Vec<Document>> {
         let started = std::time::Instant::now();
         let filter = Filter::parse(&options.filter)?;
         let sort = SortSpec::parse(&options.sort)?;
         let projection = Projection::parse(&options.projection)?;
         let skip = usize::try_from(options.skip).unwrap_or(usize::MAX);
-        let limit = if options.limit == 0 {
+        let limit = if limit == 0 {
             usize::MAX
         } else {
-            usize::try_from(options.limit).unwrap_or(usize::MAX)
+            usize::try_from(limit).unwrap_or(usize::MAX)
         };
         let ts = self.read_ts(at);
 
@@ -161,11 +174,7 @@ impl Engine {
         options: &FindOptions,
         at: ReadAt,
     ) -> Result<Option<Document>> {
-        let options = FindOptions {
-            limit: 1,
-            ..options.clone()
-        };
-        Ok(self.find(ns, &options, at)?.into_iter().next())
+        Ok(self.find_limited(ns, options, 1, at)?.into_iter().next())
     }
 
     /// MongoDB `countDocuments`: matching documents after skip, up to limit (0 = none).

@@ -67,8 +67,6 @@ mod tree;
 mod upsert;
 
 #[cfg(test)]
-mod conformance_tests;
-#[cfg(test)]
 mod tests;
 
 use bson::{Bson, DateTime, Document};

@@ -1,11 +1,11 @@
 //! Tests of the query module, one file per operator family plus the public
-//! API, the conformance cases and the property tests. Each matching test
+//! API and the property tests (the conformance cases run end to end in
+//! `engine/tests/conformance.rs`). Each matching test
 //! states the documents, the filter, and the `_id`s MongoDB 6/7 returns.
 
 mod api;
 mod array;
 mod comparison;
-mod conformance;
 mod element;
 mod logical;
 mod null_semantics;
