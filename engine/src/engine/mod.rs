@@ -221,6 +221,12 @@ impl Engine {
         self.mvcc.get_latest(&keyspace::embedder_key(name))
     }
 
+    /// Reads an embedder record as of commit timestamp `ts` (e.g. the Raft
+    /// log id a snapshot taken at `ts` covers).
+    pub fn embedder_record_at(&self, name: &str, ts: u64) -> Result<Option<Vec<u8>>> {
+        self.mvcc.get(&keyspace::embedder_key(name), ts)
+    }
+
     /// The timestamp of the newest committed command (0 for a new engine).
     pub fn latest_commit_ts(&self) -> u64 {
         self.mvcc.latest_commit_ts()
