@@ -106,8 +106,9 @@ pub struct Request {
     body: Document,
 }
 
-/// A read the engine answers without replication.
-#[derive(Debug, Clone, PartialEq)]
+/// A read the engine answers without replication. Serializable, so a router
+/// can ship it to the replica that runs it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ReadRequest {
     Find {
         ns: Namespace,
@@ -116,6 +117,7 @@ pub enum ReadRequest {
     },
     Count {
         ns: Namespace,
+        #[serde(with = "crate::wire::document")]
         filter: Document,
         skip: u64,
         limit: u64,
@@ -126,6 +128,7 @@ pub enum ReadRequest {
     Distinct {
         ns: Namespace,
         key: String,
+        #[serde(with = "crate::wire::document")]
         filter: Document,
     },
 }

@@ -101,12 +101,12 @@ pub fn render_error(error: &ApiError) -> (u16, Value) {
 }
 
 /// What a read produced.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum ReadOutput {
-    Documents(Vec<Document>),
-    Document(Option<Document>),
+    Documents(#[serde(with = "crate::wire::documents")] Vec<Document>),
+    Document(#[serde(with = "crate::wire::opt_document")] Option<Document>),
     Count(u64),
-    Values(Vec<Bson>),
+    Values(#[serde(with = "crate::wire::values")] Vec<Bson>),
 }
 
 /// The success body of a read.

@@ -26,10 +26,13 @@ pub enum ReadAt {
 }
 
 /// A find request.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct FindOptions {
+    #[serde(with = "crate::wire::document")]
     pub filter: Document,
+    #[serde(with = "crate::wire::document")]
     pub sort: Document,
+    #[serde(with = "crate::wire::document")]
     pub projection: Document,
     pub skip: u64,
     /// 0 means no limit (MongoDB's convention).

@@ -1,0 +1,286 @@
+//! The client library for a Raft group: find the leader, follow hints, retry
+//! safely.
+//!
+//! [`NodeClient`] talks to one node. [`GroupClient`] talks to a group through
+//! whichever member leads: it remembers the last leader, follows `NotLeader`
+//! hints, rotates through members when one is unreachable, and keeps trying
+//! until a deadline. Writes are retried with the **same request id**, and the
+//! engine remembers the last result per session, so a write whose first
+//! attempt did commit (but whose reply was lost to a leader change) is not
+//! applied twice. A write that runs out of time is *indeterminate*
+//! ([`ClientError::Unavailable`]), never reported as failed.
+
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use lauradb_engine::command::{Command, RequestId};
+use lauradb_engine::dataapi::{ReadOutput, ReadRequest};
+use lauradb_proto::shard::GroupRequest;
+use lauradb_proto::shard::group_service_client::GroupServiceClient;
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::codec::{decode, encode};
+use crate::error::ClientError;
+use crate::group::{AdminReply, AdminRequest, ReadCall, ReadConsistency};
+use crate::network::ChannelPool;
+use crate::types::{GroupId, NodeId, Response};
+
+/// Per-attempt RPC timeout.
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Talks to one node.
+#[derive(Clone)]
+pub struct NodeClient {
+    pool: ChannelPool,
+    node: NodeId,
+    addr: String,
+}
+
+#[derive(Clone, Copy)]
+enum Rpc {
+    Write,
+    Read,
+    Admin,
+}
+
+impl NodeClient {
+    pub fn new(pool: ChannelPool, node: NodeId, addr: String) -> NodeClient {
+        NodeClient { pool, node, addr }
+    }
+
+    pub fn node(&self) -> NodeId {
+        self.node
+    }
+
+    async fn call<Req: Serialize, Resp: DeserializeOwned>(
+        &self,
+        rpc: Rpc,
+        group: GroupId,
+        request: &Req,
+    ) -> Result<Resp, ClientError> {
+        let unavailable = |reason: String| ClientError::Unavailable { group, reason };
+        let channel = self
+            .pool
+            .channel(&self.addr)
+            .map_err(|e| unavailable(format!("bad address {}: {e}", self.addr)))?;
+        let mut client = GroupServiceClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
+        let payload = encode(request).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let mut request = tonic::Request::new(GroupRequest {
+            group,
+            target: self.node,
+            payload,
+        });
+        request.set_timeout(ATTEMPT_TIMEOUT);
+        let reply = match rpc {
+            Rpc::Write => client.write(request).await,
+            Rpc::Read => client.read(request).await,
+            Rpc::Admin => client.admin(request).await,
+        }
+        .map_err(|status| match status.code() {
+            tonic::Code::NotFound => ClientError::UnknownGroup(group),
+            _ => unavailable(format!(
+                "node {} at {}: {}",
+                self.node,
+                self.addr,
+                status.message()
+            )),
+        })?
+        .into_inner();
+        if reply.from != self.node {
+            return Err(ClientError::WrongNode {
+                expected: self.node,
+                actual: reply.from,
+            });
+        }
+        decode::<Result<Resp, ClientError>>(&reply.payload)
+            .map_err(|e| unavailable(format!("undecodable reply from node {}: {e}", self.node)))?
+    }
+
+    /// Proposes a command on this node (which must lead the group).
+    pub async fn write(&self, group: GroupId, command: &Command) -> Result<Response, ClientError> {
+        self.call(Rpc::Write, group, command).await
+    }
+
+    /// Runs a read on this node.
+    pub async fn read(&self, group: GroupId, call: &ReadCall) -> Result<ReadOutput, ClientError> {
+        self.call(Rpc::Read, group, call).await
+    }
+
+    /// Runs an admin action on this node.
+    pub async fn admin(
+        &self,
+        group: GroupId,
+        request: &AdminRequest,
+    ) -> Result<AdminReply, ClientError> {
+        self.call(Rpc::Admin, group, request).await
+    }
+}
+
+/// Talks to a group through its leader.
+pub struct GroupClient {
+    group: GroupId,
+    pool: ChannelPool,
+    members: Mutex<Vec<(NodeId, String)>>,
+    /// Index into `members` of the node tried first.
+    preferred: AtomicUsize,
+    session: u128,
+    next_seq: AtomicU64,
+    /// How long one call keeps retrying before giving up.
+    pub deadline: Duration,
+}
+
+/// A process-unique session id for request ids.
+fn new_session() -> u128 {
+    let oid = bson::oid::ObjectId::new().bytes();
+    let mut bytes = [0_u8; 16];
+    bytes[..12].copy_from_slice(&oid);
+    bytes[12..].copy_from_slice(&std::process::id().to_be_bytes());
+    u128::from_be_bytes(bytes)
+}
+
+impl GroupClient {
+    /// A client for `group`, whose members are `(node id, address)` pairs.
+    pub fn new(
+        group: GroupId,
+        members: Vec<(NodeId, String)>,
+        pool: ChannelPool,
+    ) -> Arc<GroupClient> {
+        Arc::new(GroupClient {
+            group,
+            pool,
+            members: Mutex::new(members),
+            preferred: AtomicUsize::new(0),
+            session: new_session(),
+            next_seq: AtomicU64::new(1),
+            deadline: Duration::from_secs(15),
+        })
+    }
+
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+
+    /// The node the next call goes to first.
+    fn target(&self, attempt: usize) -> NodeClient {
+        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let i = (self.preferred.load(Ordering::Relaxed) + attempt) % members.len().max(1);
+        let (node, addr) = members.get(i).cloned().unwrap_or((0, String::new()));
+        NodeClient::new(self.pool.clone(), node, addr)
+    }
+
+    /// Remembers `leader` as the node to try first (adding it if unknown).
+    fn prefer(&self, leader: &(NodeId, String)) {
+        let mut members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+        let i = match members.iter().position(|(id, _)| *id == leader.0) {
+            Some(i) => {
+                members[i].1 = leader.1.clone();
+                i
+            }
+            None => {
+                members.push(leader.clone());
+                members.len() - 1
+            }
+        };
+        self.preferred.store(i, Ordering::Relaxed);
+    }
+
+    /// Runs `call` against the leader, following hints and retrying
+    /// retryable failures until the deadline.
+    async fn with_leader<T, F, Fut>(&self, mut call: F) -> Result<T, ClientError>
+    where
+        F: FnMut(NodeClient) -> Fut,
+        Fut: Future<Output = Result<T, ClientError>>,
+    {
+        let deadline = Instant::now() + self.deadline;
+        let mut attempt = 0_usize;
+        let mut pause = Duration::from_millis(10);
+        let mut last_error;
+        loop {
+            let node = self.target(attempt);
+            match call(node.clone()).await {
+                Ok(value) => {
+                    if attempt != 0 {
+                        let members = self.members.lock().unwrap_or_else(|e| e.into_inner());
+                        if let Some(i) = members.iter().position(|(id, _)| *id == node.node()) {
+                            self.preferred.store(i, Ordering::Relaxed);
+                        }
+                    }
+                    return Ok(value);
+                }
+                Err(ClientError::NotLeader {
+                    leader: Some(leader),
+                    ..
+                }) if leader.0 != node.node() => {
+                    self.prefer(&leader);
+                    attempt = 0;
+                    last_error = None;
+                    // A fresh hint is worth following at once.
+                    if Instant::now() < deadline {
+                        continue;
+                    }
+                }
+                Err(e) if e.is_retryable() || matches!(e, ClientError::UnknownGroup(_)) => {
+                    attempt += 1;
+                    last_error = Some(e);
+                }
+                Err(e) => return Err(e),
+            }
+            if Instant::now() + pause >= deadline {
+                metrics::counter!("lauradb_raft_client_gave_up_total").increment(1);
+                return Err(match last_error {
+                    Some(ClientError::NotLeader { .. }) | None => ClientError::Unavailable {
+                        group: self.group,
+                        reason: format!("no leader found within {:?}", self.deadline),
+                    },
+                    Some(e) => e,
+                });
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(500));
+        }
+    }
+
+    /// Writes a command through the leader. A command without a request id
+    /// gets one from this client's session, so retries are exactly-once.
+    pub async fn write(&self, mut command: Command) -> Result<Response, ClientError> {
+        if command.request.is_none() {
+            command.request = Some(RequestId {
+                session: self.session,
+                seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
+            });
+        }
+        let group = self.group;
+        let command = &command;
+        self.with_leader(|node| async move { node.write(group, command).await })
+            .await
+    }
+
+    /// Reads through the leader (`Linearizable`, `Local`) or the preferred
+    /// member (`Follower`).
+    pub async fn read(
+        &self,
+        request: ReadRequest,
+        consistency: ReadConsistency,
+    ) -> Result<ReadOutput, ClientError> {
+        let call = ReadCall {
+            request,
+            consistency,
+        };
+        let group = self.group;
+        let call = &call;
+        self.with_leader(|node| async move { node.read(group, call).await })
+            .await
+    }
+
+    /// Runs an admin action on the leader (membership changes, transfer).
+    pub async fn admin(&self, request: AdminRequest) -> Result<AdminReply, ClientError> {
+        let group = self.group;
+        let request = &request;
+        self.with_leader(|node| async move { node.admin(group, request).await })
+            .await
+    }
+}

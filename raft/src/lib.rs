@@ -1,0 +1,48 @@
+//! LauraDB's Raft layer: replicated document engines.
+//!
+//! Every shard, and the config server, is a Raft group of (usually) three
+//! replicas. This crate turns the document engine into such a group with
+//! openraft, and keeps openraft's types inside it.
+//!
+//! ```text
+//!   client ──Write/Read/Admin──▶ NodeServer ──▶ Group ──client_write──▶ openraft
+//!                                  (gRPC)                                  │
+//!      peers ◀──Append/Vote/Snapshot── PeerClient ◀── replication ─────────┤
+//!                                                                          ▼
+//!                         LogStore (sled, group-committed fsync)   StateMachineStore (engine)
+//! ```
+//!
+//! A tour, bottom up:
+//!
+//! * [`types`] — the openraft type config: a log entry is a [`types::Proposal`]
+//!   (an engine command plus the leader's timestamp).
+//! * [`log_store`] — log and vote on sled, durable before acknowledged, one
+//!   fsync for many appends.
+//! * [`state_machine`] — the engine as state machine; last-applied and
+//!   membership commit atomically with the data; snapshots from MVCC.
+//! * [`snapshot_file`] — snapshot files, written aside and renamed.
+//! * [`network`] — gRPC transport and server, addressed by group id.
+//! * [`group`] — one hosted replica: write, read at a consistency level,
+//!   admin actions, status.
+//! * [`node`] — a process hosting many groups on one port.
+//! * [`client`] — leader-following, exactly-once-retrying client.
+//! * [`clock`] — the hybrid logical clock that stamps proposals.
+
+pub mod client;
+pub mod clock;
+mod codec;
+pub mod error;
+pub mod group;
+pub mod log_store;
+pub mod metrics;
+pub mod network;
+pub mod node;
+pub mod snapshot_file;
+pub mod state_machine;
+pub mod types;
+
+pub use client::{GroupClient, NodeClient};
+pub use error::ClientError;
+pub use group::{AdminReply, AdminRequest, Group, GroupStatus, ReadCall, ReadConsistency};
+pub use node::{NodeConfig, NodeError, RaftNode, RaftSettings};
+pub use types::{GroupId, NodeId, Response};

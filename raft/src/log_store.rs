@@ -1,0 +1,271 @@
+//! The Raft log and vote on sled, shared by every group a node hosts.
+//!
+//! One sled database per node holds, for each group `g`, two trees:
+//!
+//! ```text
+//!  g{g}/log   index (u64 BE) -> rmp(Entry)
+//!  g{g}/meta  "vote" -> rmp(Vote), "committed" -> rmp(LogId),
+//!             "last_purged" -> rmp(LogId)
+//! ```
+//!
+//! Invariants openraft relies on:
+//!
+//! * **Durable before acknowledged.** `save_vote` returns only after the vote
+//!   is flushed. `append` writes entries into the tree and hands its
+//!   `IOFlushed` callback to the node's [`Flusher`], which calls it only after
+//!   a sled flush that started after the write — so the callback means "on
+//!   disk".
+//! * **Group commit.** The flusher drains every callback that queued up while
+//!   the previous flush ran and covers them all with one flush, across all
+//!   groups of the node: many appends, one fsync.
+//! * **No holes.** Entries are contiguous; `purge` records `last_purged`
+//!   before deleting anything, so a crash mid-purge leaves a log that starts
+//!   after `last_purged` or overlaps it, never a gap.
+//! * **Ordered IO.** Every write goes to sled synchronously in call order, so
+//!   a later write can never overtake an earlier one.
+
+use std::fmt::Debug;
+use std::io;
+use std::ops::{Bound, RangeBounds};
+
+use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
+use openraft::{OptionalSend, RaftLogReader};
+use tokio::sync::mpsc;
+
+use crate::codec::{decode_io, encode_io};
+use crate::types::{Entry, GroupId, LogId, TypeConfig, Vote};
+
+const VOTE: &[u8] = b"vote";
+const COMMITTED: &[u8] = b"committed";
+const LAST_PURGED: &[u8] = b"last_purged";
+
+/// The node's log database: one sled `Db` and one flusher for all groups.
+#[derive(Clone)]
+pub struct LogDb {
+    db: sled::Db,
+    flusher: mpsc::UnboundedSender<IOFlushed<TypeConfig>>,
+}
+
+impl LogDb {
+    /// Opens (or creates) the log database in `path` and starts its flusher
+    /// task on the current tokio runtime.
+    pub fn open(path: &std::path::Path, cache_capacity_bytes: u64) -> io::Result<LogDb> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(cache_capacity_bytes)
+            // Durability comes from explicit flushes; no background timer.
+            .flush_every_ms(None)
+            .open()
+            .map_err(io::Error::other)?;
+        let (tx, rx) = mpsc::unbounded_channel();
+        tokio::spawn(Flusher { db: db.clone(), rx }.run());
+        Ok(LogDb { db, flusher: tx })
+    }
+
+    /// The log store of one group (created on first use).
+    pub fn group(&self, group: GroupId) -> io::Result<LogStore> {
+        let log = self
+            .db
+            .open_tree(format!("g{group}/log"))
+            .map_err(io::Error::other)?;
+        let meta = self
+            .db
+            .open_tree(format!("g{group}/meta"))
+            .map_err(io::Error::other)?;
+        Ok(LogStore {
+            group,
+            db: self.db.clone(),
+            log,
+            meta,
+            flusher: self.flusher.clone(),
+        })
+    }
+
+    /// Flushes everything written so far.
+    pub async fn flush(&self) -> io::Result<()> {
+        self.db
+            .flush_async()
+            .await
+            .map(|_| ())
+            .map_err(io::Error::other)
+    }
+}
+
+/// Completes append callbacks once their entries are on disk, many per flush.
+struct Flusher {
+    db: sled::Db,
+    rx: mpsc::UnboundedReceiver<IOFlushed<TypeConfig>>,
+}
+
+impl Flusher {
+    async fn run(mut self) {
+        let mut waiting = Vec::new();
+        while let Some(first) = self.rx.recv().await {
+            waiting.push(first);
+            while let Ok(more) = self.rx.try_recv() {
+                waiting.push(more);
+            }
+            let started = std::time::Instant::now();
+            let result = self.db.flush_async().await;
+            metrics::histogram!("lauradb_raft_log_flush_seconds")
+                .record(started.elapsed().as_secs_f64());
+            metrics::histogram!("lauradb_raft_log_flush_batch").record(waiting.len() as f64);
+            for callback in waiting.drain(..) {
+                callback.io_completed(match &result {
+                    Ok(_) => Ok(()),
+                    Err(e) => Err(io::Error::other(format!("raft log flush failed: {e}"))),
+                });
+            }
+        }
+    }
+}
+
+/// One group's log and vote. Cheap to clone; clones share the trees.
+#[derive(Clone)]
+pub struct LogStore {
+    group: GroupId,
+    db: sled::Db,
+    log: sled::Tree,
+    meta: sled::Tree,
+    flusher: mpsc::UnboundedSender<IOFlushed<TypeConfig>>,
+}
+
+fn index_key(index: u64) -> [u8; 8] {
+    index.to_be_bytes()
+}
+
+fn sled_io(e: sled::Error) -> io::Error {
+    io::Error::other(e)
+}
+
+impl LogStore {
+    /// The group this log belongs to.
+    pub fn group(&self) -> GroupId {
+        self.group
+    }
+
+    fn meta_get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
+        match self.meta.get(key).map_err(sled_io)? {
+            Some(bytes) => Ok(Some(decode_io(&bytes)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn meta_put<T: serde::Serialize>(&self, key: &[u8], value: &T) -> io::Result<()> {
+        self.meta.insert(key, encode_io(value)?).map_err(sled_io)?;
+        Ok(())
+    }
+
+    /// Deletes every entry whose index lies in `range`.
+    fn remove_range(&self, range: impl RangeBounds<[u8; 8]>) -> io::Result<()> {
+        let mut batch = sled::Batch::default();
+        for key in self.log.range(range).keys() {
+            batch.remove(key.map_err(sled_io)?);
+        }
+        self.log.apply_batch(batch).map_err(sled_io)
+    }
+}
+
+impl RaftLogReader<TypeConfig> for LogStore {
+    async fn try_get_log_entries<RB: RangeBounds<u64> + Clone + Debug + OptionalSend>(
+        &mut self,
+        range: RB,
+    ) -> io::Result<Vec<Entry>> {
+        let start = match range.start_bound() {
+            Bound::Included(i) => Bound::Included(index_key(*i)),
+            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        let end = match range.end_bound() {
+            Bound::Included(i) => Bound::Included(index_key(*i)),
+            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
+            Bound::Unbounded => Bound::Unbounded,
+        };
+        self.log
+            .range((start, end))
+            .values()
+            .map(|value| decode_io(&value.map_err(sled_io)?))
+            .collect()
+    }
+
+    async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
+        self.meta_get(VOTE)
+    }
+}
+
+impl RaftLogStorage<TypeConfig> for LogStore {
+    type LogReader = LogStore;
+
+    async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
+        let last_purged_log_id: Option<LogId> = self.meta_get(LAST_PURGED)?;
+        let last_log_id = match self.log.last().map_err(sled_io)? {
+            Some((_, value)) => Some(decode_io::<Entry>(&value)?.log_id),
+            None => last_purged_log_id,
+        };
+        Ok(LogState {
+            last_purged_log_id,
+            last_log_id,
+        })
+    }
+
+    async fn get_log_reader(&mut self) -> Self::LogReader {
+        self.clone()
+    }
+
+    async fn save_vote(&mut self, vote: &Vote) -> io::Result<()> {
+        self.meta_put(VOTE, vote)?;
+        self.db.flush_async().await.map_err(sled_io)?;
+        Ok(())
+    }
+
+    async fn save_committed(&mut self, committed: Option<LogId>) -> io::Result<()> {
+        // Not flushed: losing it only means re-applying fewer entries eagerly
+        // after a restart; the leader re-establishes the commit index.
+        match committed {
+            Some(log_id) => self.meta_put(COMMITTED, &log_id),
+            None => self.meta.remove(COMMITTED).map(|_| ()).map_err(sled_io),
+        }
+    }
+
+    async fn read_committed(&mut self) -> io::Result<Option<LogId>> {
+        self.meta_get(COMMITTED)
+    }
+
+    async fn append<I>(&mut self, entries: I, callback: IOFlushed<TypeConfig>) -> io::Result<()>
+    where
+        I: IntoIterator<Item = Entry> + OptionalSend,
+        I::IntoIter: OptionalSend,
+    {
+        let mut batch = sled::Batch::default();
+        let mut count = 0_u64;
+        for entry in entries {
+            batch.insert(&index_key(entry.log_id.index), encode_io(&entry)?);
+            count += 1;
+        }
+        self.log.apply_batch(batch).map_err(sled_io)?;
+        metrics::counter!("lauradb_raft_log_entries_appended_total").increment(count);
+        self.flusher
+            .send(callback)
+            .map_err(|_| io::Error::other("raft log flusher has stopped"))?;
+        Ok(())
+    }
+
+    async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> io::Result<()> {
+        match last_log_id {
+            Some(log_id) => {
+                self.remove_range((Bound::Excluded(index_key(log_id.index)), Bound::Unbounded))?
+            }
+            None => self.remove_range(..)?,
+        }
+        // Conflicting entries must not come back after a crash.
+        self.db.flush_async().await.map_err(sled_io)?;
+        Ok(())
+    }
+
+    async fn purge(&mut self, log_id: LogId) -> io::Result<()> {
+        // Record the purge point first: a crash after this line leaves extra
+        // entries at the front (harmless), never a hole.
+        self.meta_put(LAST_PURGED, &log_id)?;
+        self.remove_range(..=index_key(log_id.index))
+    }
+}

@@ -1,0 +1,14 @@
+//! Raft and client traffic over gRPC.
+//!
+//! * [`pool`] — one lazily connected channel per peer address.
+//! * [`client`] — openraft's `RaftNetworkV2` for one group and one peer.
+//! * [`server`] — the node's tonic server: Raft RPCs and the group client
+//!   service for every hosted group, addressed by group id.
+
+mod client;
+mod pool;
+mod server;
+
+pub use client::{NetworkFactory, PeerClient, SNAPSHOT_CHUNK_BYTES};
+pub use pool::ChannelPool;
+pub use server::NodeServer;

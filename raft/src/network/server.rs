@@ -1,0 +1,236 @@
+//! The receiving side: one tonic server per node for every hosted group.
+//!
+//! Each request names a group and the node it was meant for. A request for
+//! another node id is refused with `FAILED_PRECONDITION` (the sender's address
+//! book is stale); a request for a group this node does not host gets
+//! `NOT_FOUND`. Replies carry this node's id so the sender can check who
+//! answered. openraft results travel as `Result<T, String>` in rmp-serde.
+
+use std::sync::Arc;
+
+use futures::StreamExt;
+use lauradb_proto::raft::raft_service_server::{RaftService, RaftServiceServer};
+use lauradb_proto::raft::{Envelope, Reply, SnapshotChunk};
+use lauradb_proto::shard::group_service_server::{GroupService, GroupServiceServer};
+use lauradb_proto::shard::{GroupReply, GroupRequest};
+use serde::Serialize;
+use tokio::io::AsyncWriteExt;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tonic::{Request, Status, Streaming};
+
+use crate::codec::{decode, encode};
+use crate::error::ClientError;
+use crate::group::{AdminRequest, Group, ReadCall};
+use crate::node::RaftNode;
+use crate::snapshot_file::SnapshotFile;
+use crate::types::{Snapshot, Vote};
+
+const MAX_MESSAGE_BYTES: usize = 256 << 20;
+
+/// Serves one node's groups.
+#[derive(Clone)]
+pub struct NodeServer {
+    node: Arc<RaftNode>,
+}
+
+impl NodeServer {
+    pub fn new(node: Arc<RaftNode>) -> NodeServer {
+        NodeServer { node }
+    }
+
+    /// Accepts connections on `listener` until `stop` turns true.
+    pub async fn run(self, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        let raft = RaftServiceServer::new(self.clone())
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let group = GroupServiceServer::new(self)
+            .max_decoding_message_size(MAX_MESSAGE_BYTES)
+            .max_encoding_message_size(MAX_MESSAGE_BYTES);
+        let result = tonic::transport::Server::builder()
+            .tcp_nodelay(true)
+            .add_service(raft)
+            .add_service(group)
+            .serve_with_incoming_shutdown(incoming, async move {
+                let _ = stop.wait_for(|stopped| *stopped).await;
+            })
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "gRPC server failed");
+        }
+    }
+
+    /// The addressed group, after checking the request was meant for us.
+    fn group(&self, group: u64, target: u64) -> Result<Arc<Group>, Status> {
+        if target != self.node.id() {
+            return Err(Status::failed_precondition(format!(
+                "this is node {}, not node {target}",
+                self.node.id()
+            )));
+        }
+        self.node.group(group).ok_or_else(|| {
+            Status::not_found(format!(
+                "group {group} is not hosted on node {}",
+                self.node.id()
+            ))
+        })
+    }
+
+    fn reply<T: Serialize, E: ToString>(
+        &self,
+        result: Result<T, E>,
+    ) -> Result<tonic::Response<Reply>, Status> {
+        let result = result.map_err(|e| e.to_string());
+        let payload = encode(&result).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(tonic::Response::new(Reply {
+            from: self.node.id(),
+            payload,
+        }))
+    }
+
+    fn group_reply<T: Serialize>(
+        &self,
+        result: Result<T, ClientError>,
+    ) -> Result<tonic::Response<GroupReply>, Status> {
+        let payload = encode(&result).map_err(|e| Status::internal(e.to_string()))?;
+        Ok(tonic::Response::new(GroupReply {
+            from: self.node.id(),
+            payload,
+        }))
+    }
+}
+
+fn bad_payload(e: impl std::fmt::Display) -> Status {
+    Status::invalid_argument(format!("undecodable payload: {e}"))
+}
+
+#[tonic::async_trait]
+impl RaftService for NodeServer {
+    async fn append(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
+        let envelope = request.into_inner();
+        let group = self.group(envelope.group, envelope.target)?;
+        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        self.reply(group.raft.append_entries(rpc).await)
+    }
+
+    async fn vote(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
+        let envelope = request.into_inner();
+        let group = self.group(envelope.group, envelope.target)?;
+        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        self.reply(group.raft.vote(rpc).await)
+    }
+
+    async fn pre_vote(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
+        let envelope = request.into_inner();
+        let group = self.group(envelope.group, envelope.target)?;
+        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        self.reply(group.raft.pre_vote(rpc).await)
+    }
+
+    async fn transfer_leader(
+        &self,
+        request: Request<Envelope>,
+    ) -> Result<tonic::Response<Reply>, Status> {
+        let envelope = request.into_inner();
+        let group = self.group(envelope.group, envelope.target)?;
+        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        self.reply(group.raft.handle_transfer_leader(rpc).await)
+    }
+
+    async fn install_snapshot(
+        &self,
+        request: Request<Streaming<SnapshotChunk>>,
+    ) -> Result<tonic::Response<Reply>, Status> {
+        let mut stream = request.into_inner();
+        let first = stream
+            .next()
+            .await
+            .ok_or_else(|| Status::invalid_argument("empty snapshot stream"))??;
+        let head = first
+            .head
+            .ok_or_else(|| Status::invalid_argument("first snapshot chunk has no head"))?;
+        let group = self.group(head.group, head.target)?;
+        let vote: Vote = decode(&head.payload).map_err(bad_payload)?;
+        // Receive into the group's snapshot directory; the state machine
+        // renames the file into place when it installs it.
+        let path = group.snapshots.temp_path("received");
+        let received = async {
+            let mut file = tokio::fs::File::create(&path).await?;
+            file.write_all(&first.data).await?;
+            while let Some(chunk) = stream.next().await {
+                let chunk = chunk.map_err(std::io::Error::other)?;
+                file.write_all(&chunk.data).await?;
+            }
+            file.sync_all().await?;
+            std::io::Result::Ok(())
+        }
+        .await;
+        if let Err(e) = received {
+            let _ = tokio::fs::remove_file(&path).await;
+            return Err(Status::aborted(format!("snapshot transfer failed: {e}")));
+        }
+        let file = SnapshotFile { path: path.clone() };
+        let meta = match tokio::task::spawn_blocking({
+            let file = file.clone();
+            move || file.open().map(|(meta, _)| meta)
+        })
+        .await
+        {
+            Ok(Ok(meta)) => meta,
+            Ok(Err(e)) => {
+                let _ = tokio::fs::remove_file(&path).await;
+                return Err(Status::invalid_argument(format!(
+                    "received snapshot is unreadable: {e}"
+                )));
+            }
+            Err(e) => return Err(Status::internal(e.to_string())),
+        };
+        let result = group
+            .raft
+            .install_full_snapshot(
+                vote,
+                Snapshot {
+                    meta,
+                    snapshot: file,
+                },
+            )
+            .await;
+        // Installed snapshots were renamed away; anything left was refused.
+        let _ = tokio::fs::remove_file(&path).await;
+        self.reply(result)
+    }
+}
+
+#[tonic::async_trait]
+impl GroupService for NodeServer {
+    async fn write(
+        &self,
+        request: Request<GroupRequest>,
+    ) -> Result<tonic::Response<GroupReply>, Status> {
+        let request = request.into_inner();
+        let group = self.group(request.group, request.target)?;
+        let command = decode(&request.payload).map_err(bad_payload)?;
+        self.group_reply(group.write(command).await)
+    }
+
+    async fn read(
+        &self,
+        request: Request<GroupRequest>,
+    ) -> Result<tonic::Response<GroupReply>, Status> {
+        let request = request.into_inner();
+        let group = self.group(request.group, request.target)?;
+        let call: ReadCall = decode(&request.payload).map_err(bad_payload)?;
+        self.group_reply(group.read(&call).await)
+    }
+
+    async fn admin(
+        &self,
+        request: Request<GroupRequest>,
+    ) -> Result<tonic::Response<GroupReply>, Status> {
+        let request = request.into_inner();
+        let group = self.group(request.group, request.target)?;
+        let admin: AdminRequest = decode(&request.payload).map_err(bad_payload)?;
+        self.group_reply(group.admin(admin).await)
+    }
+}

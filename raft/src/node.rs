@@ -1,0 +1,290 @@
+//! A node: one process hosting replicas of many Raft groups on one gRPC port.
+//!
+//! ```text
+//!  data_dir/
+//!    raft-log/                 sled: every group's log and vote (LogDb)
+//!    groups/{g}/engine/        sled: group g's document engine
+//!    groups/{g}/snapshots/     group g's snapshot files
+//! ```
+//!
+//! [`RaftNode::open_group`] starts (or restarts) a replica; the groups share
+//! the log database (so appends of all groups share fsyncs) and the channel
+//! pool (one connection per peer node). [`RaftNode::serve`] answers both the
+//! Raft RPCs and the client service for every hosted group.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use lauradb_engine::engine::{Engine, StorageConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+use crate::clock::HybridClock;
+use crate::group::Group;
+use crate::log_store::LogDb;
+use crate::network::{ChannelPool, NetworkFactory, NodeServer};
+use crate::snapshot_file::SnapshotDir;
+use crate::state_machine::StateMachineStore;
+use crate::types::{GroupId, NodeId, Raft};
+
+/// Raft timing and snapshot settings.
+#[derive(Debug, Clone)]
+pub struct RaftSettings {
+    pub heartbeat_interval: Duration,
+    pub election_timeout_min: Duration,
+    pub election_timeout_max: Duration,
+    /// Build a snapshot after this many entries since the last one.
+    pub snapshot_every_entries: u64,
+    /// Keep this many entries in the log behind the last snapshot, so a
+    /// briefly lagging follower catches up from the log, not a snapshot.
+    pub keep_entries_after_snapshot: u64,
+}
+
+impl Default for RaftSettings {
+    fn default() -> Self {
+        RaftSettings {
+            heartbeat_interval: Duration::from_millis(100),
+            election_timeout_min: Duration::from_millis(500),
+            election_timeout_max: Duration::from_millis(1000),
+            snapshot_every_entries: 50_000,
+            keep_entries_after_snapshot: 5_000,
+        }
+    }
+}
+
+/// Everything a node needs to start.
+#[derive(Debug, Clone)]
+pub struct NodeConfig {
+    pub id: NodeId,
+    pub data_dir: PathBuf,
+    pub raft: RaftSettings,
+    /// sled page cache for the log database.
+    pub log_cache_bytes: u64,
+    /// sled page cache for each group's engine.
+    pub engine_cache_bytes: u64,
+}
+
+impl NodeConfig {
+    pub fn new(id: NodeId, data_dir: impl Into<PathBuf>) -> NodeConfig {
+        NodeConfig {
+            id,
+            data_dir: data_dir.into(),
+            raft: RaftSettings::default(),
+            log_cache_bytes: 64 << 20,
+            engine_cache_bytes: 128 << 20,
+        }
+    }
+}
+
+/// A running node.
+pub struct RaftNode {
+    config: NodeConfig,
+    log_db: LogDb,
+    pool: ChannelPool,
+    groups: RwLock<BTreeMap<GroupId, Arc<Group>>>,
+    server: std::sync::Mutex<Option<(watch::Sender<bool>, JoinHandle<()>)>>,
+}
+
+/// Why a node or group could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error("io: {0}")]
+    Io(#[from] io::Error),
+    #[error("engine: {0}")]
+    Engine(#[from] lauradb_engine::Error),
+    #[error("raft: {0}")]
+    Raft(String),
+    #[error("transport: {0}")]
+    Transport(String),
+}
+
+impl RaftNode {
+    /// Opens the node's storage. Must run inside a tokio runtime.
+    pub fn open(config: NodeConfig) -> Result<Arc<RaftNode>, NodeError> {
+        std::fs::create_dir_all(&config.data_dir)?;
+        let log_db = LogDb::open(&config.data_dir.join("raft-log"), config.log_cache_bytes)?;
+        Ok(Arc::new(RaftNode {
+            config,
+            log_db,
+            pool: ChannelPool::new(),
+            groups: RwLock::new(BTreeMap::new()),
+            server: std::sync::Mutex::new(None),
+        }))
+    }
+
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+
+    pub fn pool(&self) -> &ChannelPool {
+        &self.pool
+    }
+
+    /// The hosted replica of `group`, if any.
+    pub fn group(&self, group: GroupId) -> Option<Arc<Group>> {
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&group)
+            .cloned()
+    }
+
+    /// Every hosted replica.
+    pub fn groups(&self) -> Vec<Arc<Group>> {
+        self.groups
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Starts this node's replica of `group` (restarting from disk if it ran
+    /// here before). Idempotent.
+    pub async fn open_group(&self, group: GroupId) -> Result<Arc<Group>, NodeError> {
+        if let Some(existing) = self.group(group) {
+            return Ok(existing);
+        }
+        let dir = self.config.data_dir.join("groups").join(group.to_string());
+        let engine = Arc::new(Engine::open(StorageConfig::Sled {
+            path: dir.join("engine"),
+            cache_capacity_bytes: self.config.engine_cache_bytes,
+            // The Raft log is the durable record; the engine is flushed before
+            // the log is purged (snapshot build) and on shutdown.
+            flush_every_ms: Some(1_000),
+        })?);
+        let snapshots = SnapshotDir::open(&dir.join("snapshots"))?;
+        let state_machine = StateMachineStore::new(engine.clone(), snapshots.clone());
+        let log_store = self.log_db.group(group)?;
+        let settings = &self.config.raft;
+        let raft_config = openraft::Config {
+            cluster_name: format!("lauradb-group-{group}"),
+            heartbeat_interval: settings.heartbeat_interval.as_millis() as u64,
+            election_timeout_min: settings.election_timeout_min.as_millis() as u64,
+            election_timeout_max: settings.election_timeout_max.as_millis() as u64,
+            snapshot_policy: openraft::SnapshotPolicy::LogsSinceLast(
+                settings.snapshot_every_entries,
+            ),
+            max_in_snapshot_log_to_keep: settings.keep_entries_after_snapshot,
+            enable_pre_vote: Some(true),
+            ..Default::default()
+        }
+        .validate()
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let network = NetworkFactory::new(group, self.pool.clone());
+        let raft = Raft::new(
+            self.config.id,
+            Arc::new(raft_config),
+            network,
+            log_store,
+            state_machine,
+        )
+        .await
+        .map_err(|e| NodeError::Raft(e.to_string()))?;
+        let clock = Arc::new(HybridClock::new());
+        clock.observe(engine.latest_commit_ts());
+        let hosted = Arc::new(Group {
+            id: group,
+            node: self.config.id,
+            raft,
+            engine,
+            clock,
+            snapshots,
+            pool: self.pool.clone(),
+        });
+        crate::metrics::watch_group(&hosted);
+        self.groups
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(group, hosted.clone());
+        Ok(hosted)
+    }
+
+    /// Serves Raft and client RPCs for every hosted group on `listener`
+    /// until [`RaftNode::shutdown`].
+    pub fn serve(self: &Arc<Self>, listener: TcpListener) -> Result<(), NodeError> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let handle = tokio::spawn(NodeServer::new(self.clone()).run(listener, stop_rx));
+        *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop_tx, handle));
+        Ok(())
+    }
+
+    /// Stops serving, shuts every replica down (a leader first tries to hand
+    /// leadership to another voter), and flushes storage.
+    pub async fn shutdown(&self) -> Result<(), NodeError> {
+        for group in self.groups() {
+            if group.raft.is_leader() {
+                hand_off_leadership(&group).await;
+            }
+        }
+        self.stop().await
+    }
+
+    /// Stops at once, like a crash as far as the cluster can tell: no
+    /// leadership hand-off, connections cut. (Storage is still flushed; an
+    /// in-process stop cannot lose what sled already holds in memory. Tests
+    /// of real crashes kill whole processes.)
+    pub async fn kill(&self) -> Result<(), NodeError> {
+        self.stop().await
+    }
+
+    async fn stop(&self) -> Result<(), NodeError> {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        let groups: Vec<Arc<Group>> =
+            std::mem::take(&mut *self.groups.write().unwrap_or_else(|e| e.into_inner()))
+                .into_values()
+                .collect();
+        if let Some((stop, handle)) = server {
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(2), handle)
+                .await
+                .is_err()
+            {
+                tracing::warn!(node = self.config.id, "gRPC server did not stop within 2 s");
+            }
+        }
+        for group in groups {
+            if let Err(e) = group.raft.shutdown().await {
+                tracing::warn!(group = group.id, error = %e, "raft shutdown failed");
+            }
+            group.engine.flush()?;
+        }
+        self.log_db.flush().await?;
+        Ok(())
+    }
+}
+
+/// Asks another up-to-date voter to take over, and waits briefly for it.
+async fn hand_off_leadership(group: &Group) {
+    let status = group.status();
+    let Some(successor) = status
+        .lag
+        .iter()
+        .filter(|(id, lag)| **id != group.node && status.voters.contains(id) && **lag == Some(0))
+        .map(|(id, _)| *id)
+        .next()
+    else {
+        return;
+    };
+    if group
+        .raft
+        .trigger()
+        .transfer_leader(successor)
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = group
+        .raft
+        .wait(Some(Duration::from_secs(2)))
+        .metrics(
+            |m| m.current_leader != Some(group.node),
+            "leadership handed off",
+        )
+        .await;
+}
