@@ -82,7 +82,7 @@ pub enum AdminRequest {
 pub enum AdminReply {
     Done,
     ReadIndex(u64),
-    Status(GroupStatus),
+    Status(Box<GroupStatus>),
 }
 
 /// One replica's view of its group, for `lauradb ctl status` and tests.
@@ -304,7 +304,7 @@ impl Group {
                 Ok(AdminReply::Done)
             }
             AdminRequest::ReadIndex => Ok(AdminReply::ReadIndex(self.local_read_index().await?)),
-            AdminRequest::Status => Ok(AdminReply::Status(self.status())),
+            AdminRequest::Status => Ok(AdminReply::Status(Box::new(self.status()))),
         }
     }
 

@@ -55,6 +55,7 @@ impl LogDb {
             .cache_capacity(cache_capacity_bytes)
             // Durability comes from explicit flushes; no background timer.
             .flush_every_ms(None)
+            .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(io::Error::other)?;
         let (tx, rx) = mpsc::unbounded_channel();
@@ -110,6 +111,7 @@ impl Flusher {
             metrics::histogram!("lauradb_raft_log_flush_seconds")
                 .record(started.elapsed().as_secs_f64());
             metrics::histogram!("lauradb_raft_log_flush_batch").record(waiting.len() as f64);
+            tracing::trace!(callbacks = waiting.len(), elapsed = ?started.elapsed(), "raft log flush");
             for callback in waiting.drain(..) {
                 callback.io_completed(match &result {
                     Ok(_) => Ok(()),

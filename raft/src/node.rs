@@ -56,6 +56,21 @@ impl Default for RaftSettings {
     }
 }
 
+/// Where each group's engine keeps its data. The Raft log is always on
+/// disk; this only decides how the state machine stores what it applied.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineStorage {
+    /// sled, written in `apply`.
+    Sled,
+    /// An in-memory mirror in front of sled, written to sled in the
+    /// background (apply runs at memory speed; a flush still makes all of it
+    /// durable, and a snapshot build flushes before the log is purged).
+    WriteBehind,
+    /// Memory only, for ephemeral clusters (`lauradb dev --ephemeral`) and
+    /// benchmarks that isolate the log: nothing survives the process.
+    Memory,
+}
+
 /// Everything a node needs to start.
 #[derive(Debug, Clone)]
 pub struct NodeConfig {
@@ -66,6 +81,7 @@ pub struct NodeConfig {
     pub log_cache_bytes: u64,
     /// sled page cache for each group's engine.
     pub engine_cache_bytes: u64,
+    pub engine_storage: EngineStorage,
 }
 
 impl NodeConfig {
@@ -76,6 +92,7 @@ impl NodeConfig {
             raft: RaftSettings::default(),
             log_cache_bytes: 64 << 20,
             engine_cache_bytes: 128 << 20,
+            engine_storage: EngineStorage::WriteBehind,
         }
     }
 }
@@ -150,12 +167,23 @@ impl RaftNode {
             return Ok(existing);
         }
         let dir = self.config.data_dir.join("groups").join(group.to_string());
-        let engine = Arc::new(Engine::open(StorageConfig::Sled {
-            path: dir.join("engine"),
-            cache_capacity_bytes: self.config.engine_cache_bytes,
-            // The Raft log is the durable record; the engine is flushed before
-            // the log is purged (snapshot build) and on shutdown.
-            flush_every_ms: Some(1_000),
+        let engine_path = dir.join("engine");
+        let engine = Arc::new(Engine::open(match self.config.engine_storage {
+            // The Raft log is the durable record: the engine needs no timer
+            // flush. It is flushed before the log is purged (snapshot build)
+            // and on shutdown.
+            EngineStorage::Sled => StorageConfig::Sled {
+                path: engine_path,
+                cache_capacity_bytes: self.config.engine_cache_bytes,
+                flush_every_ms: None,
+            },
+            EngineStorage::WriteBehind => StorageConfig::SledWriteBehind {
+                path: engine_path,
+                cache_capacity_bytes: self.config.engine_cache_bytes,
+                flush_every_ms: None,
+                max_pending_bytes: 64 << 20,
+            },
+            EngineStorage::Memory => StorageConfig::Memory,
         })?);
         let snapshots = SnapshotDir::open(&dir.join("snapshots"))?;
         let state_machine = StateMachineStore::new(engine.clone(), snapshots.clone());
@@ -171,6 +199,10 @@ impl RaftNode {
             ),
             max_in_snapshot_log_to_keep: settings.keep_entries_after_snapshot,
             enable_pre_vote: Some(true),
+            // Replicate entries as soon as they are written locally, so the
+            // leader's fsync and the followers' fsyncs overlap instead of
+            // running one after the other.
+            broadcast_submitted_on_append: Some(true),
             ..Default::default()
         }
         .validate()

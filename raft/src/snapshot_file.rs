@@ -49,7 +49,7 @@ impl SnapshotFile {
     }
 
     /// The file's size in bytes.
-    pub fn len(&self) -> io::Result<u64> {
+    pub fn size_bytes(&self) -> io::Result<u64> {
         Ok(fs::metadata(&self.path)?.len())
     }
 }

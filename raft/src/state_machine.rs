@@ -210,7 +210,7 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
                 .record(started.elapsed().as_secs_f64());
             tracing::info!(
                 ?last_log_id,
-                bytes = file.len().unwrap_or(0),
+                bytes = file.size_bytes().unwrap_or(0),
                 "built snapshot"
             );
             Ok(Snapshot {
