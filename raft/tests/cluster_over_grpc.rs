@@ -400,24 +400,43 @@ async fn leadership_transfer_and_status() {
 async fn one_port_serves_many_groups_independently() {
     let cluster = Cluster::start(3, fast_settings()).await;
     // A second group on the same three nodes and ports.
-    let members: std::collections::BTreeMap<u64, String> =
-        cluster.nodes.values().map(|n| (n.id, n.addr.clone())).collect();
+    let members: std::collections::BTreeMap<u64, String> = cluster
+        .nodes
+        .values()
+        .map(|n| (n.id, n.addr.clone()))
+        .collect();
     for id in 1..=3 {
         cluster.node(id).open_group(2).await.expect("open group 2");
     }
     for id in 1..=3 {
         cluster
             .node_client(id)
-            .admin(2, &AdminRequest::Initialize { members: members.clone() })
+            .admin(
+                2,
+                &AdminRequest::Initialize {
+                    members: members.clone(),
+                },
+            )
             .await
             .expect("initialize group 2");
     }
     let group1 = cluster.client();
-    let group2 = lauradb_raft::GroupClient::new(2, members.into_iter().collect(), cluster.pool.clone());
+    let group2 =
+        lauradb_raft::GroupClient::new(2, members.into_iter().collect(), cluster.pool.clone());
     insert_all(&group1, 0..5).await;
     insert_all(&group2, 100..103).await;
-    let one = ids_of(group1.read(find_all(), ReadConsistency::Linearizable).await.unwrap());
-    let two = ids_of(group2.read(find_all(), ReadConsistency::Linearizable).await.unwrap());
+    let one = ids_of(
+        group1
+            .read(find_all(), ReadConsistency::Linearizable)
+            .await
+            .unwrap(),
+    );
+    let two = ids_of(
+        group2
+            .read(find_all(), ReadConsistency::Linearizable)
+            .await
+            .unwrap(),
+    );
     assert_eq!(one, vec![0, 1, 2, 3, 4]);
     assert_eq!(two, vec![100, 101, 102]);
 }

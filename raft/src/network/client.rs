@@ -12,13 +12,15 @@
 
 use std::time::Duration;
 
+use futures::StreamExt;
 use lauradb_proto::raft::raft_service_client::RaftServiceClient;
 use lauradb_proto::raft::{Envelope, Reply, SnapshotChunk};
+use openraft::base::{BoxFuture, BoxStream};
 use openraft::error::{NetworkError, RPCError, ReplicationClosed, StreamingError, Unreachable};
 use openraft::network::{Backoff, RPCOption, RaftNetworkFactory};
 use openraft::raft::{
-    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, TransferLeaderRequest,
-    TransferLeaderResponse, VoteRequest, VoteResponse,
+    AppendEntriesRequest, AppendEntriesResponse, SnapshotResponse, StreamAppendResult,
+    TransferLeaderRequest, TransferLeaderResponse, VoteRequest, VoteResponse,
 };
 use openraft::{OptionalSend, RaftNetworkV2};
 use serde::Serialize;
@@ -160,6 +162,50 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
         self.unary("append", &rpc, option.hard_ttl()).await
+    }
+
+    /// Pipelined replication over one gRPC bidirectional stream: openraft
+    /// keeps several appends in flight, and the follower answers each in
+    /// order (so its flusher can cover several with one fsync).
+    fn stream_append<'s, S>(
+        &'s mut self,
+        input: S,
+        _option: RPCOption,
+    ) -> BoxFuture<
+        's,
+        Result<
+            BoxStream<'s, Result<StreamAppendResult<TypeConfig>, RPCError<TypeConfig>>>,
+            RPCError<TypeConfig>,
+        >,
+    >
+    where
+        S: futures::Stream<Item = AppendEntriesRequest<TypeConfig>>
+            + OptionalSend
+            + Unpin
+            + 'static,
+    {
+        Box::pin(async move {
+            let mut client = self.client().map_err(Self::unreachable)?;
+            let (group, target) = (self.group, self.target);
+            let requests = input.map(move |rpc| Envelope {
+                group,
+                target,
+                // Encoding an openraft message cannot fail; if it ever did,
+                // the empty payload makes the follower end the stream.
+                payload: encode(&rpc).unwrap_or_default(),
+            });
+            let replies = client
+                .stream_append(requests)
+                .await
+                .map_err(|s| self.status_error(s))?
+                .into_inner();
+            let this: &'s PeerClient = self;
+            let results = replies.map(move |reply| match reply {
+                Ok(reply) => this.open_reply::<StreamAppendResult<TypeConfig>>(reply),
+                Err(status) => Err(this.status_error(status)),
+            });
+            Ok(Box::pin(results) as BoxStream<'s, _>)
+        })
     }
 
     async fn vote(

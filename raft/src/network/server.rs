@@ -41,7 +41,14 @@ impl NodeServer {
 
     /// Accepts connections on `listener` until `stop` turns true.
     pub async fn run(self, listener: TcpListener, mut stop: watch::Receiver<bool>) {
-        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener);
+        // `serve_with_incoming` ignores the builder's TCP options, so set
+        // TCP_NODELAY on each accepted socket here: without it small replies
+        // wait for delayed ACKs (~40 ms).
+        let incoming = tokio_stream::wrappers::TcpListenerStream::new(listener).map(|stream| {
+            let stream = stream?;
+            stream.set_nodelay(true)?;
+            Ok::<_, std::io::Error>(stream)
+        });
         let raft = RaftServiceServer::new(self.clone())
             .max_decoding_message_size(MAX_MESSAGE_BYTES)
             .max_encoding_message_size(MAX_MESSAGE_BYTES);
@@ -105,8 +112,46 @@ fn bad_payload(e: impl std::fmt::Display) -> Status {
     Status::invalid_argument(format!("undecodable payload: {e}"))
 }
 
+/// The reply stream of a streaming append.
+type ReplyStream = std::pin::Pin<Box<dyn futures::Stream<Item = Result<Reply, Status>> + Send>>;
+
 #[tonic::async_trait]
 impl RaftService for NodeServer {
+    type StreamAppendStream = ReplyStream;
+
+    async fn stream_append(
+        &self,
+        request: Request<Streaming<Envelope>>,
+    ) -> Result<tonic::Response<ReplyStream>, Status> {
+        let mut input = request.into_inner();
+        let first = input
+            .next()
+            .await
+            .ok_or_else(|| Status::invalid_argument("empty append stream"))??;
+        let group = self.group(first.group, first.target)?;
+        // Decode requests until the stream ends or something undecodable
+        // arrives (which ends the stream; the leader will start a new one).
+        let requests =
+            futures::stream::unfold((Some(first), input), |(pending, mut input)| async move {
+                let envelope = match pending {
+                    Some(envelope) => envelope,
+                    None => input.next().await?.ok()?,
+                };
+                let rpc = decode(&envelope.payload).ok()?;
+                Some((rpc, (None, input)))
+            });
+        let from = self.node.id();
+        let replies = group
+            .raft
+            .stream_append(Box::pin(requests))
+            .map(move |result| {
+                let result = result.map_err(|e| e.to_string());
+                let payload = encode(&result).map_err(|e| Status::internal(e.to_string()))?;
+                Ok(Reply { from, payload })
+            });
+        Ok(tonic::Response::new(Box::pin(replies)))
+    }
+
     async fn append(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
         let envelope = request.into_inner();
         let group = self.group(envelope.group, envelope.target)?;
