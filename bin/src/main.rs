@@ -1,18 +1,18 @@
 //! The `lauradb` binary.
 //!
-//! Today it runs `lauradb dev`: the Data API over HTTP on one document engine
-//! in this process, data in `--data-dir` (reopened on restart) or in memory
-//! with `--ephemeral`. The replicated subcommands (`node`, `router`, `ctl`)
-//! arrive with the Raft and cluster issues; `dev` will then start a whole
-//! cluster in one process behind the same HTTP API.
+//! `lauradb dev` starts a whole cluster in one process — a config group and
+//! `--shards` shard groups, each replicated `--replicas` times over loopback
+//! gRPC — behind the Data API over HTTP. Data lives in `--data-dir`
+//! (reopened on restart) or, with `--ephemeral`, in a temporary directory
+//! and memory.
+
+mod dev;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use lauradb_engine::engine::{Engine, StorageConfig};
-use lauradb_router::{LocalBackend, RouterConfig, router};
+use lauradb_router::{RouterConfig, router};
 
 #[derive(Parser)]
 #[command(
@@ -48,9 +48,15 @@ struct DevArgs {
     /// Data directory (created if missing, reopened on restart).
     #[arg(long, default_value = "./lauradb-data", env = "LAURA_DATA_DIR")]
     data_dir: PathBuf,
-    /// Keep everything in memory; nothing is written to disk.
+    /// Keep everything in memory and a temporary directory, removed on exit.
     #[arg(long)]
     ephemeral: bool,
+    /// Number of shard groups.
+    #[arg(long, default_value_t = 3, env = "LAURA_SHARDS")]
+    shards: u64,
+    /// Replicas per group (nodes in this process).
+    #[arg(long, default_value_t = 3, env = "LAURA_REPLICAS")]
+    replicas: u64,
     /// Storage cache size in MiB.
     #[arg(long, default_value_t = 256, env = "LAURA_CACHE_MB")]
     cache_mb: u64,
@@ -61,7 +67,7 @@ struct DevArgs {
 
 fn init_logging(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,openraft=warn"));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match format {
         LogFormat::Text => builder.init(),
@@ -86,23 +92,17 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn dev(args: DevArgs) -> Result<(), String> {
-    let storage = if args.ephemeral {
-        StorageConfig::Memory
-    } else {
-        StorageConfig::Sled {
-            path: args.data_dir.clone(),
-            cache_capacity_bytes: args.cache_mb * 1024 * 1024,
-            flush_every_ms: Some(500),
-        }
-    };
-    let engine = Arc::new(Engine::open(storage).map_err(|e| {
-        format!(
-            "cannot open data directory {}: {e}",
-            args.data_dir.display()
-        )
-    })?);
+    let started = std::time::Instant::now();
+    let cluster = dev::DevCluster::start(dev::DevOptions {
+        data_dir: args.data_dir.clone(),
+        ephemeral: args.ephemeral,
+        shards: args.shards,
+        replicas: args.replicas,
+        cache_bytes: args.cache_mb * 1024 * 1024,
+    })
+    .await?;
     let app = router(
-        LocalBackend::new(Arc::clone(&engine)),
+        cluster.backend.clone(),
         RouterConfig {
             api_keys: args.api_keys.clone(),
         },
@@ -116,7 +116,11 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     } else {
         format!("in {}", args.data_dir.display())
     };
-    println!("LauraDB dev is ready on http://{addr} (data {where_})");
+    println!(
+        "LauraDB dev is ready on http://{addr} after {:.1} s ({}; data {where_})",
+        started.elapsed().as_secs_f64(),
+        cluster.layout_summary
+    );
     println!("Try:");
     println!(
         "  curl -s http://{addr}/action/insertOne -H 'content-type: application/json' \\\n    -d '{{\"database\":\"test\",\"collection\":\"people\",\"document\":{{\"name\":\"Ada\",\"born\":1815}}}}'"
@@ -124,12 +128,10 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     println!(
         "  curl -s http://{addr}/action/find -H 'content-type: application/json' \\\n    -d '{{\"database\":\"test\",\"collection\":\"people\",\"filter\":{{\"born\":{{\"$lt\":1900}}}}}}'"
     );
-    axum_serve(listener, app).await?;
-    engine
-        .flush()
-        .map_err(|e| format!("flush on shutdown failed: {e}"))?;
+    let served = axum_serve(listener, app).await;
+    cluster.stop().await?;
     tracing::info!("stopped; data flushed");
-    Ok(())
+    served
 }
 
 async fn axum_serve(

@@ -12,16 +12,19 @@
 //!   JSON response ◀── render ◀── Backend::read / Backend::write
 //! ```
 //!
-//! The router holds no data. Today's backend is [`LocalBackend`], one engine
-//! in this process (what `lauradb dev` runs until the replicated cluster
-//! lands); the cluster backend — routing to Raft shard groups over gRPC —
-//! implements the same trait, so the HTTP layer does not change.
+//! The router holds no data. [`ClusterBackend`] routes each request to the
+//! Raft shard group that owns its database, finding shards and databases in
+//! the config group's catalog ([`cluster`]); [`LocalBackend`] is a single
+//! engine in this process, for tests and embedding. Both implement
+//! [`Backend`], so the HTTP layer does not care which it serves.
 
 mod backend;
+pub mod cluster;
 mod http;
 mod local;
 
 pub use backend::Backend;
+pub use cluster::{ClusterBackend, ShardInfo};
 pub use http::{RouterConfig, router};
 pub use local::LocalBackend;
 

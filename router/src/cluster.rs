@@ -1,0 +1,434 @@
+//! A backend that routes to Raft shard groups over gRPC.
+//!
+//! The cluster catalog lives in the **config group** (Raft group 0), stored
+//! as ordinary documents in its engine, so the config servers need no state
+//! machine of their own:
+//!
+//! ```text
+//!  config.shards     { _id: <shard group id>, members: [{ node, addr }] }
+//!  config.databases  { _id: <database name>, primary: <shard group id> }
+//! ```
+//!
+//! Every collection lives on its database's **primary shard** (sharded
+//! collections, chunks and their versions come with the sharding issue).
+//! A database gets its primary on its first write: the router picks the shard
+//! holding the fewest databases and inserts the catalog document; if another
+//! router won the race, the insert fails with a duplicate key and this router
+//! reads the winner's choice. Routers cache the catalog and refresh on a miss.
+//!
+//! Reads are linearizable by default (leader plus read index on the shard);
+//! writes are acknowledged after a majority of the shard has them and the
+//! leader applied them. A shard with no reachable leader answers 503 with a
+//! retry hint; a timed-out write is reported as indeterminate, never failed.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bson::{Bson, Document, doc};
+use lauradb_engine::command::{Command, Namespace, Operation, Outcome};
+use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest};
+use lauradb_engine::engine::FindOptions;
+use lauradb_raft::network::ChannelPool;
+use lauradb_raft::{ClientError, GroupClient, GroupId, NodeId, ReadConsistency};
+
+use crate::Backend;
+
+/// The Raft group that holds the catalog.
+pub const CONFIG_GROUP: GroupId = 0;
+/// The catalog's database in the config group.
+pub const CONFIG_DB: &str = "config";
+
+/// One shard as the catalog records it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardInfo {
+    pub id: GroupId,
+    pub members: Vec<(NodeId, String)>,
+}
+
+/// Routes Data API requests to the shards that own them.
+#[derive(Clone)]
+pub struct ClusterBackend {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    pool: ChannelPool,
+    config: Arc<GroupClient>,
+    shards: RwLock<BTreeMap<GroupId, Arc<GroupClient>>>,
+    databases: RwLock<BTreeMap<String, GroupId>>,
+    consistency: ReadConsistency,
+}
+
+fn now_millis() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// How a Raft-layer failure looks to an HTTP client.
+pub fn api_error(error: ClientError) -> ApiError {
+    match error {
+        ClientError::NotLeader { .. }
+        | ClientError::Unavailable { .. }
+        | ClientError::WrongNode { .. } => ApiError::new(
+            503,
+            "ShardUnavailable",
+            format!("{error}; the outcome of a write is unknown, retry it"),
+        )
+        .with_field("retryAfterMs", serde_json::json!(500)),
+        ClientError::BadRequest(message) => ApiError::bad_request("BadValue", message),
+        ClientError::UnknownGroup(group) => ApiError::new(
+            503,
+            "ShardUnavailable",
+            format!("shard {group} is not served at the catalog's address; retry"),
+        ),
+        ClientError::Raft(message) | ClientError::Storage(message) => {
+            ApiError::new(500, "InternalError", message)
+        }
+    }
+}
+
+/// The namespace an operation writes to (its database decides the shard).
+fn database_of(op: &Operation) -> &str {
+    match op {
+        Operation::Insert { ns, .. }
+        | Operation::Update { ns, .. }
+        | Operation::Delete { ns, .. }
+        | Operation::FindAndModify { ns, .. }
+        | Operation::CreateCollection { ns, .. }
+        | Operation::DropCollection { ns } => &ns.db,
+        Operation::DropDatabase { db } => db,
+        Operation::RenameCollection { from, .. } => &from.db,
+    }
+}
+
+fn namespace_of(request: &ReadRequest) -> &Namespace {
+    match request {
+        ReadRequest::Find { ns, .. }
+        | ReadRequest::Count { ns, .. }
+        | ReadRequest::EstimatedCount { ns }
+        | ReadRequest::Distinct { ns, .. } => ns,
+    }
+}
+
+/// What a read of a database that does not exist yet returns.
+fn empty_output(request: &ReadRequest) -> ReadOutput {
+    match request {
+        ReadRequest::Find { one: true, .. } => ReadOutput::Document(None),
+        ReadRequest::Find { one: false, .. } => ReadOutput::Documents(Vec::new()),
+        ReadRequest::Count { .. } | ReadRequest::EstimatedCount { .. } => ReadOutput::Count(0),
+        ReadRequest::Distinct { .. } => ReadOutput::Values(Vec::new()),
+    }
+}
+
+fn catalog_error(message: impl Into<String>) -> ApiError {
+    ApiError::new(500, "CatalogError", message)
+}
+
+fn find(collection: &str, filter: Document) -> ReadRequest {
+    ReadRequest::Find {
+        ns: Namespace::new(CONFIG_DB, collection),
+        options: FindOptions {
+            filter,
+            ..Default::default()
+        },
+        one: false,
+    }
+}
+
+fn shard_from_document(document: &Document) -> Option<ShardInfo> {
+    let id = document.get("_id").and_then(Bson::as_i64)?;
+    let members = document
+        .get_array("members")
+        .ok()?
+        .iter()
+        .filter_map(|m| {
+            let m = m.as_document()?;
+            Some((
+                m.get("node")?.as_i64()? as NodeId,
+                m.get_str("addr").ok()?.to_string(),
+            ))
+        })
+        .collect();
+    Some(ShardInfo {
+        id: id as GroupId,
+        members,
+    })
+}
+
+impl ClusterBackend {
+    /// A backend that finds the catalog in the config group at `config_members`.
+    pub fn new(config_members: Vec<(NodeId, String)>, pool: ChannelPool) -> ClusterBackend {
+        ClusterBackend {
+            inner: Arc::new(Inner {
+                config: GroupClient::new(CONFIG_GROUP, config_members, pool.clone()),
+                pool,
+                shards: RwLock::new(BTreeMap::new()),
+                databases: RwLock::new(BTreeMap::new()),
+                consistency: ReadConsistency::Linearizable,
+            }),
+        }
+    }
+
+    /// The config group's client (admin tools register shards through it).
+    pub fn config(&self) -> &Arc<GroupClient> {
+        &self.inner.config
+    }
+
+    /// Records (or updates) a shard and its members in the catalog.
+    pub async fn register_shard(&self, shard: &ShardInfo) -> Result<(), ApiError> {
+        let members: Vec<Bson> = shard
+            .members
+            .iter()
+            .map(|(node, addr)| Bson::Document(doc! { "node": *node as i64, "addr": addr }))
+            .collect();
+        let op = Operation::Update {
+            ns: Namespace::new(CONFIG_DB, "shards"),
+            filter: doc! { "_id": shard.id as i64 },
+            kind: lauradb_engine::command::UpdateKind::Replacement(doc! { "members": members }),
+            multi: false,
+            upsert: true,
+            upsert_id: Some(Bson::Int64(shard.id as i64)),
+        };
+        self.config_write(op).await?;
+        self.refresh_shards().await
+    }
+
+    async fn config_write(&self, op: Operation) -> Result<Outcome, ApiError> {
+        let response = self
+            .inner
+            .config
+            .write(Command {
+                request: None,
+                now_millis: now_millis(),
+                op,
+            })
+            .await
+            .map_err(api_error)?;
+        match response.result {
+            Some(result) => Ok(result?),
+            None => Err(catalog_error(
+                "the config group answered a write without a result",
+            )),
+        }
+    }
+
+    async fn config_read(&self, request: ReadRequest) -> Result<Vec<Document>, ApiError> {
+        match self
+            .inner
+            .config
+            .read(request, ReadConsistency::Linearizable)
+            .await
+            .map_err(api_error)?
+        {
+            ReadOutput::Documents(documents) => Ok(documents),
+            other => Err(catalog_error(format!(
+                "unexpected catalog read result {other:?}"
+            ))),
+        }
+    }
+
+    /// Every shard in the catalog.
+    pub async fn shards(&self) -> Result<Vec<ShardInfo>, ApiError> {
+        Ok(self
+            .config_read(find("shards", doc! {}))
+            .await?
+            .iter()
+            .filter_map(shard_from_document)
+            .collect())
+    }
+
+    /// Reloads the shard list from the config group.
+    pub async fn refresh_shards(&self) -> Result<(), ApiError> {
+        let shards = self.shards().await?;
+        let mut cache = self.inner.shards.write().unwrap_or_else(|e| e.into_inner());
+        for shard in shards {
+            let stale = cache.get(&shard.id).is_none();
+            if stale {
+                cache.insert(
+                    shard.id,
+                    GroupClient::new(shard.id, shard.members, self.inner.pool.clone()),
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn shard_client(&self, shard: GroupId) -> Result<Arc<GroupClient>, ApiError> {
+        if let Some(client) = self
+            .inner
+            .shards
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&shard)
+        {
+            return Ok(client.clone());
+        }
+        self.refresh_shards().await?;
+        self.inner
+            .shards
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&shard)
+            .cloned()
+            .ok_or_else(|| {
+                catalog_error(format!(
+                    "the catalog names shard {shard}, which has no members"
+                ))
+            })
+    }
+
+    fn cached_primary(&self, db: &str) -> Option<GroupId> {
+        self.inner
+            .databases
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(db)
+            .copied()
+    }
+
+    async fn lookup_primary(&self, db: &str) -> Result<Option<GroupId>, ApiError> {
+        if let Some(shard) = self.cached_primary(db) {
+            return Ok(Some(shard));
+        }
+        let found = self
+            .config_read(find("databases", doc! { "_id": db }))
+            .await?;
+        let primary = found
+            .first()
+            .and_then(|d| d.get("primary"))
+            .and_then(Bson::as_i64)
+            .map(|p| p as GroupId);
+        if let Some(primary) = primary {
+            self.inner
+                .databases
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(db.to_string(), primary);
+        }
+        Ok(primary)
+    }
+
+    /// The primary shard of `db`, assigning one (the least loaded) if the
+    /// database is new.
+    async fn primary_or_assign(&self, db: &str) -> Result<GroupId, ApiError> {
+        if let Some(shard) = self.lookup_primary(db).await? {
+            return Ok(shard);
+        }
+        let shards = self.shards().await?;
+        if shards.is_empty() {
+            return Err(ApiError::new(
+                503,
+                "NoShards",
+                "the cluster has no shards yet; add one first",
+            ));
+        }
+        let mut load: BTreeMap<GroupId, usize> = shards.iter().map(|s| (s.id, 0)).collect();
+        for database in self.config_read(find("databases", doc! {})).await? {
+            if let Some(p) = database.get("primary").and_then(Bson::as_i64) {
+                *load.entry(p as GroupId).or_default() += 1;
+            }
+        }
+        let chosen = load
+            .iter()
+            .min_by_key(|(id, count)| (**count, **id))
+            .map(|(id, _)| *id)
+            .unwrap_or(shards[0].id);
+        let outcome = self
+            .config_write(Operation::Insert {
+                ns: Namespace::new(CONFIG_DB, "databases"),
+                documents: vec![doc! { "_id": db, "primary": chosen as i64 }],
+                ordered: true,
+            })
+            .await?;
+        if let Outcome::Inserted { errors, .. } = &outcome
+            && let Some(first) = errors.first()
+            && !matches!(first.error, lauradb_engine::Error::DuplicateKey { .. })
+        {
+            return Err(ApiError::from(first.error.clone()));
+        }
+        // Inserted, or another router assigned it first: read the winner.
+        self.lookup_primary(db).await?.ok_or_else(|| {
+            catalog_error(format!(
+                "database {db} vanished right after it was assigned"
+            ))
+        })
+    }
+
+    fn forget_database(&self, db: &str) {
+        self.inner
+            .databases
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(db);
+    }
+}
+
+impl Backend for ClusterBackend {
+    async fn read(&self, request: ReadRequest) -> Result<ReadOutput, ApiError> {
+        let db = namespace_of(&request).db.clone();
+        let Some(shard) = self.lookup_primary(&db).await? else {
+            return Ok(empty_output(&request));
+        };
+        let client = self.shard_client(shard).await?;
+        client
+            .read(request, self.inner.consistency)
+            .await
+            .map_err(api_error)
+    }
+
+    async fn write(&self, operation: Operation) -> Result<Outcome, ApiError> {
+        let db = database_of(&operation).to_string();
+        if let Operation::RenameCollection { from, to, .. } = &operation
+            && from.db != to.db
+        {
+            let (a, b) = (
+                self.primary_or_assign(&from.db).await?,
+                self.primary_or_assign(&to.db).await?,
+            );
+            if a != b {
+                return Err(ApiError::bad_request(
+                    "IllegalOperation",
+                    format!(
+                        "cannot rename across databases on different shards ({} is on shard {a}, {} on shard {b})",
+                        from.db, to.db
+                    ),
+                ));
+            }
+        }
+        let dropping_database = matches!(operation, Operation::DropDatabase { .. });
+        let shard = if dropping_database {
+            match self.lookup_primary(&db).await? {
+                Some(shard) => shard,
+                None => return Ok(Outcome::Done),
+            }
+        } else {
+            self.primary_or_assign(&db).await?
+        };
+        let client = self.shard_client(shard).await?;
+        let response = client
+            .write(Command {
+                request: None,
+                now_millis: now_millis(),
+                op: operation,
+            })
+            .await
+            .map_err(api_error)?;
+        let outcome = match response.result {
+            Some(result) => result?,
+            None => return Err(catalog_error("the shard answered a write without a result")),
+        };
+        if dropping_database {
+            self.config_write(Operation::Delete {
+                ns: Namespace::new(CONFIG_DB, "databases"),
+                filter: doc! { "_id": &db },
+                multi: false,
+            })
+            .await?;
+            self.forget_database(&db);
+        }
+        Ok(outcome)
+    }
+}
