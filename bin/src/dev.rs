@@ -109,8 +109,11 @@ impl DevCluster {
                 .map_err(|e| format!("cannot write {}: {e}", layout_path.display()))?;
         }
 
-        let groups: Vec<u64> = std::iter::once(CONFIG_GROUP).chain(1..=options.shards).collect();
-        let per_group_cache = (options.cache_bytes / (options.replicas * groups.len() as u64)).max(4 << 20);
+        let groups: Vec<u64> = std::iter::once(CONFIG_GROUP)
+            .chain(1..=options.shards)
+            .collect();
+        let per_group_cache =
+            (options.cache_bytes / (options.replicas * groups.len() as u64)).max(4 << 20);
         let mut nodes = Vec::new();
         for (id, listener) in listeners {
             let mut config = NodeConfig::new(id, root.join(format!("node-{id}")));

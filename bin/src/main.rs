@@ -6,7 +6,12 @@
 //! (reopened on restart) or, with `--ephemeral`, in a temporary directory
 //! and memory.
 
+mod ctl;
 mod dev;
+mod node_cmd;
+mod observe;
+mod router_cmd;
+mod settings;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -36,8 +41,15 @@ enum LogFormat {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run LauraDB for development: the Data API on http://127.0.0.1:8080.
+    /// Run LauraDB for development: a whole cluster in this process, the Data
+    /// API on http://127.0.0.1:8080.
     Dev(DevArgs),
+    /// Run a data node hosting replicas of Raft groups (config and/or shards).
+    Node(node_cmd::NodeArgs),
+    /// Run a stateless router serving the Data API in front of a cluster.
+    Router(router_cmd::RouterArgs),
+    /// Administer a running cluster.
+    Ctl(ctl::CtlArgs),
 }
 
 #[derive(clap::Args)]
@@ -81,6 +93,9 @@ async fn main() -> std::process::ExitCode {
     init_logging(cli.log_format);
     let result = match cli.command {
         Command::Dev(args) => dev(args).await,
+        Command::Node(args) => node_cmd::run(args).await,
+        Command::Router(args) => router_cmd::run(args).await,
+        Command::Ctl(args) => ctl::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -106,7 +121,8 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         RouterConfig {
             api_keys: args.api_keys.clone(),
         },
-    );
+    )
+    .merge(observe::metrics_routes());
     let listener = tokio::net::TcpListener::bind(args.http_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
@@ -134,7 +150,8 @@ async fn dev(args: DevArgs) -> Result<(), String> {
     served
 }
 
-async fn axum_serve(
+/// Serves `app` until SIGTERM/SIGINT.
+pub(crate) async fn axum_serve(
     listener: tokio::net::TcpListener,
     app: lauradb_router::AxumRouter,
 ) -> Result<(), String> {

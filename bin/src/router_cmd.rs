@@ -1,0 +1,44 @@
+//! `lauradb router`: the stateless HTTP router in front of a cluster.
+//!
+//! It finds the catalog in the config group (`--config-servers`), routes
+//! each Data API request to the shard group that owns it and serves
+//! `/health` and `/metrics`. Any number of routers can run side by side.
+
+use std::net::SocketAddr;
+
+use lauradb_raft::network::ChannelPool;
+use lauradb_router::{ClusterBackend, RouterConfig, router};
+
+use crate::settings::parse_members;
+
+#[derive(clap::Args, Debug)]
+pub struct RouterArgs {
+    /// The config group's members: `1=host:port,2=host:port,3=host:port`.
+    #[arg(long, env = "LAURA_CONFIG_SERVERS")]
+    pub config_servers: String,
+    /// Address the HTTP API listens on.
+    #[arg(long, default_value = "0.0.0.0:8080", env = "LAURA_HTTP_ADDR")]
+    pub http_addr: SocketAddr,
+    /// Accepted API key (repeatable or comma-separated). Without any, the
+    /// API is open.
+    #[arg(long = "api-key", env = "LAURA_API_KEYS", value_delimiter = ',')]
+    pub api_keys: Vec<String>,
+}
+
+pub async fn run(args: RouterArgs) -> Result<(), String> {
+    let members =
+        parse_members(&args.config_servers).map_err(|e| format!("--config-servers: {e}"))?;
+    let backend = ClusterBackend::new(members.into_iter().collect(), ChannelPool::new());
+    let app = router(
+        backend,
+        RouterConfig {
+            api_keys: args.api_keys,
+        },
+    )
+    .merge(crate::observe::metrics_routes());
+    let listener = tokio::net::TcpListener::bind(args.http_addr)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.http_addr))?;
+    tracing::info!(http = %args.http_addr, "router serving");
+    crate::axum_serve(listener, app).await
+}
