@@ -39,6 +39,10 @@ pub enum CtlCommand {
         /// The shard's replicas: `4=host:port,5=host:port,6=host:port`.
         #[arg(long)]
         members: String,
+        /// Keep retrying this many seconds while the config group is not
+        /// reachable yet (for one-shot bootstrap containers).
+        #[arg(long, default_value_t = 0)]
+        retry_for: u64,
     },
     /// Add a node to a group: as a learner, then, once caught up, a voter.
     AddNode {
@@ -154,12 +158,27 @@ pub async fn run(args: CtlArgs) -> Result<(), String> {
     let ctl = Ctl::new(&args.config_servers)?;
     match args.command {
         CtlCommand::Status { json } => status(&ctl, json).await,
-        CtlCommand::AddShard { id, members } => {
-            let members = parse_members(&members)?.into_iter().collect();
-            ctl.backend
-                .register_shard(&ShardInfo { id, members })
-                .await
-                .map_err(|e| e.message)?;
+        CtlCommand::AddShard {
+            id,
+            members,
+            retry_for,
+        } => {
+            let members: Vec<(u64, String)> = parse_members(&members)?.into_iter().collect();
+            let deadline = std::time::Instant::now() + Duration::from_secs(retry_for);
+            loop {
+                let shard = ShardInfo {
+                    id,
+                    members: members.clone(),
+                };
+                match ctl.backend.register_shard(&shard).await {
+                    Ok(()) => break,
+                    Err(e) if e.status == 503 && std::time::Instant::now() < deadline => {
+                        eprintln!("config group not ready ({}); retrying", e.message);
+                        tokio::time::sleep(Duration::from_secs(1)).await;
+                    }
+                    Err(e) => return Err(e.message),
+                }
+            }
             println!("shard {id} registered");
             Ok(())
         }

@@ -129,13 +129,13 @@ async fn run(
                 let result = client.write(insert(id, &payload)).await;
                 if measuring.load(Ordering::Relaxed) {
                     match result {
-                        Ok(_) => {
+                        Ok(response) if matches!(response.result, Some(Ok(_))) => {
                             ops += 1;
                             latency
                                 .record(started.elapsed().as_micros().max(1) as u64)
                                 .unwrap();
                         }
-                        Err(_) => errors += 1,
+                        _ => errors += 1,
                     }
                 }
             }

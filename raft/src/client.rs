@@ -10,7 +10,7 @@
 //! applied twice. A write that runs out of time is *indeterminate*
 //! ([`ClientError::Unavailable`]), never reported as failed.
 
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -127,8 +127,12 @@ pub struct GroupClient {
     members: Mutex<Vec<(NodeId, String)>>,
     /// Index into `members` of the node tried first.
     preferred: AtomicUsize,
-    session: u128,
-    next_seq: AtomicU64,
+    /// Idle sessions and the last sequence number each used. A write takes
+    /// one for its whole life (retries included) and puts it back after, so
+    /// every session has at most one request in flight and its sequence
+    /// numbers reach the engine in order; the pool grows to the client's
+    /// peak concurrency.
+    sessions: Mutex<Vec<(u128, u64)>>,
     /// How long one call keeps retrying before giving up.
     pub deadline: Duration,
 }
@@ -154,8 +158,7 @@ impl GroupClient {
             pool,
             members: Mutex::new(members),
             preferred: AtomicUsize::new(0),
-            session: new_session(),
-            next_seq: AtomicU64::new(1),
+            sessions: Mutex::new(Vec::new()),
             deadline: Duration::from_secs(15),
         })
     }
@@ -245,18 +248,40 @@ impl GroupClient {
     }
 
     /// Writes a command through the leader. A command without a request id
-    /// gets one from this client's session, so retries are exactly-once.
+    /// gets one from an idle session of this client, so its retries are
+    /// exactly-once; a command with a request id keeps it (the caller then
+    /// owns ordering within that session).
     pub async fn write(&self, mut command: Command) -> Result<Response, ClientError> {
-        if command.request.is_none() {
-            command.request = Some(RequestId {
-                session: self.session,
-                seq: self.next_seq.fetch_add(1, Ordering::Relaxed),
-            });
-        }
+        let borrowed = match command.request {
+            Some(_) => None,
+            None => {
+                let (session, last_seq) = self
+                    .sessions
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .pop()
+                    .unwrap_or_else(|| (new_session(), 0));
+                command.request = Some(RequestId {
+                    session,
+                    seq: last_seq + 1,
+                });
+                Some((session, last_seq + 1))
+            }
+        };
         let group = self.group;
         let command = &command;
-        self.with_leader(|node| async move { node.write(group, command).await })
-            .await
+        let result = self
+            .with_leader(|node| async move { node.write(group, command).await })
+            .await;
+        if let Some(session) = borrowed {
+            // Whatever happened, the session's next request gets a higher
+            // number, so its requests reach the engine in order.
+            self.sessions
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(session);
+        }
+        result
     }
 
     /// Reads through the leader (`Linearizable`, `Local`) or the preferred
