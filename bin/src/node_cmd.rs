@@ -221,3 +221,67 @@ fn health_routes(node: Arc<RaftNode>) -> Router {
         }),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn file(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("node.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    #[test]
+    fn flags_win_over_the_file_and_the_file_over_defaults() {
+        let (_dir, path) =
+            file("id = 3\ngroups = \"1,2\"\ncache_mb = 16\npeers = \"3=a:1,5=b:2\"\n");
+        let settings = NodeArgs {
+            config: Some(path),
+            id: Some(5),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(settings.id, 5, "flag beats file");
+        assert_eq!(settings.groups, vec![1, 2], "file beats default");
+        assert_eq!(settings.cache_mb, 16);
+        assert_eq!(settings.grpc_addr.to_string(), "0.0.0.0:7000", "default");
+        assert_eq!(settings.data_dir, PathBuf::from("./lauradb-node-5"));
+    }
+
+    #[test]
+    fn bad_settings_are_clear_errors() {
+        assert!(
+            NodeArgs::default()
+                .resolve()
+                .unwrap_err()
+                .contains("node id is required")
+        );
+        let (_dir, path) = file("id = 1\nbogus = 2\n");
+        let error = NodeArgs {
+            config: Some(path),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(error.contains("bogus"), "{error}");
+        let error = NodeArgs {
+            id: Some(1),
+            bootstrap: true,
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(error.contains("--bootstrap needs --peers"), "{error}");
+        let error = NodeArgs {
+            id: Some(9),
+            peers: Some("1=a:1".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(error.contains("does not list this node"), "{error}");
+    }
+}
