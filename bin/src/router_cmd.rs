@@ -6,6 +6,7 @@
 
 use std::net::SocketAddr;
 
+use lauradb_raft::ReadConsistency;
 use lauradb_raft::network::ChannelPool;
 use lauradb_router::{ClusterBackend, RouterConfig, router};
 
@@ -23,12 +24,27 @@ pub struct RouterArgs {
     /// API is open.
     #[arg(long = "api-key", env = "LAURA_API_KEYS", value_delimiter = ',')]
     pub api_keys: Vec<String>,
+    /// UNSAFE, for testing the test suite: read from whichever replica the
+    /// router believes leads, without confirming leadership. Reads may be
+    /// stale during partitions.
+    #[arg(long, hide = true)]
+    pub unsafe_local_reads: bool,
 }
 
 pub async fn run(args: RouterArgs) -> Result<(), String> {
     let members =
         parse_members(&args.config_servers).map_err(|e| format!("--config-servers: {e}"))?;
-    let backend = ClusterBackend::new(members.into_iter().collect(), ChannelPool::new());
+    let consistency = if args.unsafe_local_reads {
+        tracing::warn!("--unsafe-local-reads: reads skip the leadership check and may be stale");
+        ReadConsistency::Local
+    } else {
+        ReadConsistency::Linearizable
+    };
+    let backend = ClusterBackend::with_read_consistency(
+        members.into_iter().collect(),
+        ChannelPool::new(),
+        consistency,
+    );
     let app = router(
         backend,
         RouterConfig {

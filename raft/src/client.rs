@@ -301,6 +301,34 @@ impl GroupClient {
             .await
     }
 
+    /// UNSAFE: a `Local` read from the next member in round-robin order,
+    /// leader or not, with no check at all. Reads may be arbitrarily stale;
+    /// it exists so the Jepsen suite can show that its checker notices.
+    pub async fn read_any_replica_unchecked(
+        &self,
+        request: ReadRequest,
+    ) -> Result<ReadOutput, ClientError> {
+        static NEXT: AtomicUsize = AtomicUsize::new(0);
+        let call = ReadCall {
+            request,
+            consistency: ReadConsistency::Local,
+        };
+        let start = NEXT.fetch_add(1, Ordering::Relaxed);
+        let mut last = None;
+        let members = self.members.lock().unwrap_or_else(|e| e.into_inner()).len();
+        for attempt in 0..members {
+            let node = self.target(start + attempt);
+            match node.read(self.group, &call).await {
+                Ok(output) => return Ok(output),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(last.unwrap_or(ClientError::Unavailable {
+            group: self.group,
+            reason: "no members".into(),
+        }))
+    }
+
     /// Runs an admin action on the leader (membership changes, transfer).
     pub async fn admin(&self, request: AdminRequest) -> Result<AdminReply, ClientError> {
         let group = self.group;

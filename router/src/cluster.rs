@@ -161,13 +161,25 @@ fn shard_from_document(document: &Document) -> Option<ShardInfo> {
 impl ClusterBackend {
     /// A backend that finds the catalog in the config group at `config_members`.
     pub fn new(config_members: Vec<(NodeId, String)>, pool: ChannelPool) -> ClusterBackend {
+        ClusterBackend::with_read_consistency(config_members, pool, ReadConsistency::Linearizable)
+    }
+
+    /// Like [`ClusterBackend::new`], with the consistency of document reads.
+    /// `Local` is *unsafe* here: each read goes to the next replica in
+    /// round-robin order with no check, so it can return stale data (the
+    /// Jepsen suite uses it to show that its checker catches that).
+    pub fn with_read_consistency(
+        config_members: Vec<(NodeId, String)>,
+        pool: ChannelPool,
+        consistency: ReadConsistency,
+    ) -> ClusterBackend {
         ClusterBackend {
             inner: Arc::new(Inner {
                 config: GroupClient::new(CONFIG_GROUP, config_members, pool.clone()),
                 pool,
                 shards: RwLock::new(BTreeMap::new()),
                 databases: RwLock::new(BTreeMap::new()),
-                consistency: ReadConsistency::Linearizable,
+                consistency,
             }),
         }
     }
@@ -373,10 +385,11 @@ impl Backend for ClusterBackend {
             return Ok(empty_output(&request));
         };
         let client = self.shard_client(shard).await?;
-        client
-            .read(request, self.inner.consistency)
-            .await
-            .map_err(api_error)
+        match self.inner.consistency {
+            ReadConsistency::Local => client.read_any_replica_unchecked(request).await,
+            consistency => client.read(request, consistency).await,
+        }
+        .map_err(api_error)
     }
 
     async fn write(&self, operation: Operation) -> Result<Outcome, ApiError> {

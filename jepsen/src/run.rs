@@ -1,0 +1,210 @@
+//! One test run, start to verdict.
+//!
+//! ```text
+//!  start cluster ─▶ clients + nemesis for --time-limit ─▶ heal everything
+//!      ─▶ wait until the cluster answers ─▶ final reads ─▶ checkers
+//!      ─▶ run directory: history.jsonl, history.edn, summary.json, logs/
+//! ```
+//!
+//! The verdict is `valid` only if every checker says so: the workload's
+//! (linearizability per key, or the set checker) and the log scan (no
+//! process panicked).
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::checker::{self, Anomaly, CheckResult, Validity};
+use crate::cluster::{Cluster, LocalCluster};
+use crate::history::History;
+use crate::nemesis::{self, Fault, SharedCluster};
+use crate::workload::{self, ClientOptions, Recorder, Workload};
+
+/// Everything a run needs.
+#[derive(Debug, Clone)]
+pub struct RunOptions {
+    pub bin: PathBuf,
+    pub out: PathBuf,
+    pub workload: Workload,
+    pub faults: Vec<Fault>,
+    pub time_limit: Duration,
+    pub seed: u64,
+    pub concurrency: u64,
+    pub rate: f64,
+    /// Break safety on purpose (router reads without the leadership check).
+    pub unsafe_reads: bool,
+}
+
+/// What a run produced.
+#[derive(Debug)]
+pub struct RunOutcome {
+    pub validity: Validity,
+    pub results: Vec<CheckResult>,
+    pub summary: serde_json::Value,
+}
+
+/// Runs one test and writes its directory.
+pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
+    std::fs::create_dir_all(&options.out).map_err(|e| format!("{}: {e}", options.out.display()))?;
+    // A subnet (and namespace prefix) per run, so concurrent runs in one
+    // process or several processes do not collide.
+    static RUNS: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    let nth = RUNS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let subnet = ((std::process::id() + nth * 37) % 200 + 20) as u8;
+    let bin = options.bin.clone();
+    let out = options.out.clone();
+    let unsafe_reads = options.unsafe_reads;
+    let cluster =
+        tokio::task::spawn_blocking(move || LocalCluster::start(&bin, &out, subnet, unsafe_reads))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| format!("starting the cluster: {e}"))?;
+    let router = cluster.router_addr();
+    let cluster: SharedCluster = Arc::new(Mutex::new(Box::new(cluster)));
+
+    let client_options = ClientOptions {
+        router: router.clone(),
+        concurrency: options.concurrency,
+        rate: options.rate,
+        op_timeout: Duration::from_secs(5),
+        ops_per_key: 120,
+        active_keys: 4,
+    };
+    if !workload::wait_until_available(&router, Duration::from_secs(60)).await {
+        return Err("the cluster did not answer within 60 s of starting".into());
+    }
+    let start = Instant::now();
+    let deadline = start + options.time_limit;
+    let recorder = Recorder::new(start);
+    let nemesis = tokio::spawn(nemesis::run(
+        cluster.clone(),
+        options.faults.clone(),
+        options.seed,
+        start,
+        deadline,
+    ));
+    workload::run_clients(
+        options.workload,
+        client_options.clone(),
+        recorder.clone(),
+        options.seed,
+        deadline,
+    )
+    .await;
+    let spans = nemesis.await.map_err(|e| e.to_string())?;
+    nemesis::heal_everything(&cluster).await;
+    let recovered = workload::wait_until_available(&router, Duration::from_secs(60)).await;
+    if options.workload == Workload::Set {
+        workload::final_set_read(
+            &client_options,
+            &recorder,
+            u64::MAX / 2,
+            Duration::from_secs(60),
+        )
+        .await;
+    }
+    let history = recorder.take();
+    let logs = cluster.lock().unwrap_or_else(|e| e.into_inner()).logs();
+    // Stop the cluster before checking (frees the machine for the search).
+    drop(cluster);
+
+    let mut results = vec![match options.workload {
+        Workload::Register => checker::linearizable::check_registers(&history, Default::default()),
+        Workload::Set => checker::set::check_set(&history),
+    }];
+    results.push(scan_logs(&logs));
+    if !recovered {
+        results.push(CheckResult {
+            checker: "recovery".into(),
+            validity: Validity::Unknown,
+            anomalies: vec![Anomaly {
+                kind: "no-recovery".into(),
+                key: None,
+                message: "the healed cluster did not answer within 60 s".into(),
+                operations: vec![],
+            }],
+            stats: json!({}),
+        });
+    }
+    let validity = checker::combine(&results);
+    let summary = summarize(&options, &history, &results, &spans, validity);
+    write_run(&options.out, &history, &summary)?;
+    Ok(RunOutcome {
+        validity,
+        results,
+        summary,
+    })
+}
+
+/// Panics (or fatal errors) in any process's log make the run invalid.
+fn scan_logs(logs: &[PathBuf]) -> CheckResult {
+    let mut anomalies = Vec::new();
+    for log in logs {
+        let Ok(text) = std::fs::read_to_string(log) else {
+            continue;
+        };
+        for line in text.lines().filter(|l| l.contains("panicked at")) {
+            anomalies.push(Anomaly {
+                kind: "panic".into(),
+                key: None,
+                message: format!("{}: {line}", log.display()),
+                operations: vec![],
+            });
+        }
+    }
+    CheckResult {
+        checker: "log-scan".into(),
+        validity: if anomalies.is_empty() {
+            Validity::Valid
+        } else {
+            Validity::Invalid
+        },
+        stats: json!({"logs": logs.len(), "panics": anomalies.len()}),
+        anomalies,
+    }
+}
+
+fn summarize(
+    options: &RunOptions,
+    history: &History,
+    results: &[CheckResult],
+    spans: &[nemesis::FaultSpan],
+    validity: Validity,
+) -> serde_json::Value {
+    let mut counts = serde_json::Map::new();
+    for event in &history.events {
+        let kind = serde_json::to_value(event.kind).unwrap_or_default();
+        let key = format!("{}:{}", event.f, kind.as_str().unwrap_or("?"));
+        let entry = counts.entry(key).or_insert(json!(0));
+        *entry = json!(entry.as_u64().unwrap_or(0) + 1);
+    }
+    json!({
+        "workload": options.workload,
+        "nemesis": options.faults,
+        "seed": options.seed,
+        "time_limit_s": options.time_limit.as_secs(),
+        "concurrency": options.concurrency,
+        "rate": options.rate,
+        "unsafe_reads": options.unsafe_reads,
+        "validity": validity,
+        "events": counts,
+        "faults": spans,
+        "checkers": results,
+    })
+}
+
+fn write_run(out: &Path, history: &History, summary: &serde_json::Value) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("{}: {e}", out.display());
+    let mut file =
+        std::io::BufWriter::new(std::fs::File::create(out.join("history.jsonl")).map_err(io)?);
+    history.to_jsonl(&mut file).map_err(|e| e.to_string())?;
+    std::fs::write(out.join("history.edn"), history.to_edn()).map_err(io)?;
+    std::fs::write(
+        out.join("summary.json"),
+        serde_json::to_vec_pretty(summary).map_err(|e| e.to_string())?,
+    )
+    .map_err(io)?;
+    Ok(())
+}

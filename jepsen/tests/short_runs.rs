@@ -1,0 +1,83 @@
+//! The short Jepsen runs that are part of `cargo test --workspace`: a real
+//! 3-node cluster plus router in network namespaces, 60 s of the register
+//! and the set workload under partitions, kills and pauses. Both must come
+//! out `valid`. Needs root (namespaces, nftables); `.ci/run` runs as root.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use lauradb_jepsen::checker::Validity;
+use lauradb_jepsen::nemesis::Fault;
+use lauradb_jepsen::run::{RunOptions, run};
+use lauradb_jepsen::workload::Workload;
+
+/// The `lauradb` binary cargo built next to this test (target/<profile>/).
+fn lauradb_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(|deps| deps.parent())
+        .expect("target/<profile>");
+    let bin = profile_dir.join("lauradb");
+    assert!(
+        bin.exists(),
+        "{} is missing: run the workspace tests (cargo test --workspace) so the binary is built",
+        bin.display()
+    );
+    bin
+}
+
+fn require_root() {
+    let uid = std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .expect("id -u");
+    assert_eq!(
+        String::from_utf8_lossy(&uid.stdout).trim(),
+        "0",
+        "the Jepsen runs need root for network namespaces and nftables"
+    );
+}
+
+async fn short_run(workload: Workload, seed: u64) {
+    require_root();
+    let out = tempfile::tempdir().expect("run dir");
+    let outcome = run(RunOptions {
+        bin: lauradb_binary(),
+        out: out.path().to_path_buf(),
+        workload,
+        faults: vec![Fault::Partition, Fault::Kill, Fault::Pause],
+        time_limit: Duration::from_secs(60),
+        seed,
+        concurrency: 5,
+        rate: 40.0,
+        unsafe_reads: false,
+    })
+    .await
+    .expect("the run completes");
+    let faults = outcome.summary["faults"]
+        .as_array()
+        .map(Vec::len)
+        .unwrap_or(0);
+    assert!(
+        faults >= 5,
+        "the nemesis injected faults: {}",
+        outcome.summary["faults"]
+    );
+    assert_eq!(
+        outcome.validity,
+        Validity::Valid,
+        "{workload:?} run is not valid: {}",
+        serde_json::to_string_pretty(&outcome.summary["checkers"]).unwrap_or_default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn register_workload_under_faults_is_linearizable() {
+    short_run(Workload::Register, 11).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn set_workload_under_faults_loses_nothing() {
+    short_run(Workload::Set, 12).await;
+}
