@@ -6,7 +6,7 @@
 //! operation in a [`history`], and judges that history with [`checker`]s:
 //! linearizability per register key, and the set checker (lost, unexpected
 //! and recovered elements). [`run`] ties it together and writes the run
-//! directory. `jepsen/README.md` explains how to run it and read a report.
+//! directory, with [`plot`]s of latency and throughput. `jepsen/README.md` explains how to run it and read a report.
 
 pub mod checker;
 pub mod cluster;
@@ -14,6 +14,7 @@ pub mod history;
 pub mod http;
 pub mod nemesis;
 pub mod net;
+pub mod plot;
 pub mod rng;
 pub mod run;
 pub mod workload;

@@ -3,7 +3,8 @@
 //! ```text
 //!  start cluster ─▶ clients + nemesis for --time-limit ─▶ heal everything
 //!      ─▶ wait until the cluster answers ─▶ final reads ─▶ checkers
-//!      ─▶ run directory: history.jsonl, history.edn, summary.json, logs/
+//!      ─▶ run directory: history.jsonl, history.edn, summary.json,
+//!         latency.svg, throughput.svg, logs/
 //! ```
 //!
 //! The verdict is `valid` only if every checker says so: the workload's
@@ -131,6 +132,17 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
     let validity = checker::combine(&results);
     let summary = summarize(&options, &history, &results, &spans, validity);
     write_run(&options.out, &history, &summary)?;
+    let io = |e: std::io::Error| format!("{}: {e}", options.out.display());
+    std::fs::write(
+        options.out.join("latency.svg"),
+        crate::plot::latency_svg(&history, &spans),
+    )
+    .map_err(io)?;
+    std::fs::write(
+        options.out.join("throughput.svg"),
+        crate::plot::throughput_svg(&history, &spans),
+    )
+    .map_err(io)?;
     Ok(RunOutcome {
         validity,
         results,
