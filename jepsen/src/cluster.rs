@@ -32,6 +32,9 @@ pub trait Cluster: Send {
     fn resume(&mut self, member: &str) -> Result<(), ClusterError>;
     /// Log files of every process, for the panic scan.
     fn logs(&self) -> Vec<PathBuf>;
+    /// The node that currently leads `group`, as the reachable nodes report
+    /// it (None while unknown).
+    fn leader(&self, group: u64) -> Option<String>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -320,4 +323,50 @@ impl Cluster for LocalCluster {
     fn logs(&self) -> Vec<PathBuf> {
         self.members.values().map(|m| m.log.clone()).collect()
     }
+
+    fn leader(&self, group: u64) -> Option<String> {
+        // Ask each running node's /health; the first that names a leader wins.
+        for (name, _, _) in NODES {
+            let running = self
+                .members
+                .get(name)
+                .is_some_and(|m| m.child.is_some() && !m.paused);
+            if !running {
+                continue;
+            }
+            let Some(body) = http_get(&format!("{}:9000", self.network.ip(name)), "/health") else {
+                continue;
+            };
+            let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
+                continue;
+            };
+            let leader = health["groups"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|g| g["group"].as_u64() == Some(group))
+                .and_then(|g| g["leader"].as_u64());
+            if let Some(id) = leader
+                && let Some((name, _, _)) = NODES.iter().find(|(_, _, node_id)| *node_id == id)
+            {
+                return Some(name.to_string());
+            }
+        }
+        None
+    }
+}
+
+/// A blocking HTTP GET with a short deadline; the body, or None.
+fn http_get(addr: &str, path: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let addr: std::net::SocketAddr = addr.parse().ok()?;
+    let mut stream =
+        std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)).ok()?;
+    stream.set_read_timeout(Some(Duration::from_secs(1))).ok()?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response
+        .split_once("\r\n\r\n")
+        .map(|(_, body)| body.to_string())
 }

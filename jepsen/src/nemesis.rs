@@ -7,8 +7,10 @@
 //!   the nodes; split the nodes into a majority with the router and an
 //!   isolated minority node; or cut one node from the other nodes while the
 //!   router still reaches every node (a partial partition).
-//! * `kill` — SIGKILL a node (or the router), restart it later with the same
-//!   command line.
+//! * `kill` — SIGKILL a node, restart it later with the same command line.
+//!
+//! Half of the faults target the shard's current leader (asked of the
+//! nodes' `/health`), the rest a random node.
 //! * `pause` — SIGSTOP a node, SIGCONT it later.
 //!
 //! When the run's time is up, everything is healed, restarted and resumed,
@@ -58,6 +60,9 @@ pub struct FaultSpan {
 
 pub type SharedCluster = Arc<Mutex<Box<dyn Cluster>>>;
 
+/// The Raft group of the shard the workloads write to.
+const SHARD_GROUP: u64 = 1;
+
 fn with_cluster<T>(cluster: &SharedCluster, f: impl FnOnce(&mut dyn Cluster) -> T) -> T {
     let mut guard = cluster.lock().unwrap_or_else(|e| e.into_inner());
     f(guard.as_mut())
@@ -89,7 +94,19 @@ pub async fn run(
         let fault = faults[rng.below(faults.len() as u64) as usize];
         let hold = rng.millis(2_000, 6_000);
         let (nodes, router) = with_cluster(&cluster, |c| (c.nodes(), "r".to_string()));
-        let target = nodes[rng.below(nodes.len() as u64) as usize].clone();
+        // Half the time the target is the shard's leader (the node whose
+        // loss matters most), otherwise any node.
+        let leader = if rng.below(2) == 0 {
+            let cluster = cluster.clone();
+            tokio::task::spawn_blocking(move || with_cluster(&cluster, |c| c.leader(SHARD_GROUP)))
+                .await
+                .ok()
+                .flatten()
+        } else {
+            None
+        };
+        let target =
+            leader.unwrap_or_else(|| nodes[rng.below(nodes.len() as u64) as usize].clone());
         let begun = nanos();
         let description = {
             let cluster = cluster.clone();
