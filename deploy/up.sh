@@ -23,7 +23,7 @@ target=x86_64-unknown-linux-gnu
 echo "==> building a static lauradb (release)"
 RUSTFLAGS="-C target-feature=+crt-static" cargo build --release --bin lauradb --target "$target"
 # The image needs no debug info: strip it (87 MB -> ~20 MB).
-strip -o deploy/image/lauradb "target/$target/release/lauradb"
+strip -o deploy/image/lauradb "${CARGO_TARGET_DIR:-target}/$target/release/lauradb"
 
 echo "==> building image lauradb:dev (FROM scratch)"
 docker build -q -t lauradb:dev deploy/image >/dev/null
