@@ -6,12 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose -f deploy/docker-compose.yml)
-else
-  compose=(docker-compose -f deploy/docker-compose.yml)
-fi
-trap '"${compose[@]}" down -v >/dev/null 2>&1 || true' EXIT
+trap 'deploy/up.sh --down >/dev/null 2>&1 || true' EXIT
 
 deploy/up.sh
 
@@ -28,7 +23,7 @@ for db in alpha beta gamma; do
 done
 
 echo "==> killing config1, shard1-1, shard2-1, shard3-1"
-docker kill deploy_config1_1 deploy_shard1-1_1 deploy_shard2-1_1 deploy_shard3-1_1 >/dev/null
+deploy/compose.sh kill config1 shard1-1 shard2-1 shard3-1 >/dev/null 2>&1
 for db in alpha beta gamma; do
   for i in $(seq 11 20); do
     api insertOne "{\"database\":\"$db\",\"collection\":\"items\",\"document\":{\"i\":$i}}" >/dev/null
@@ -40,7 +35,7 @@ for db in alpha beta gamma; do
 done
 
 echo "==> restarting the killed containers"
-docker start deploy_config1_1 deploy_shard1-1_1 deploy_shard2-1_1 deploy_shard3-1_1 >/dev/null
+deploy/compose.sh start config1 shard1-1 shard2-1 shard3-1 >/dev/null 2>&1
 api insertOne '{"database":"alpha","collection":"items","document":{"i":21}}' >/dev/null
 [[ "$(count alpha)" == 21 ]] || { echo "alpha lost a write after restart" >&2; exit 1; }
 echo "compose smoke test passed"

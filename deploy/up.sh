@@ -8,11 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if docker compose version >/dev/null 2>&1; then
-  compose=(docker compose -f deploy/docker-compose.yml)
-else
-  compose=(docker-compose -f deploy/docker-compose.yml)
-fi
+compose=(deploy/compose.sh)
 
 if [[ "${1:-}" == "--down" ]]; then
   "${compose[@]}" down -v

@@ -152,17 +152,17 @@ impl Ctl {
 }
 
 pub async fn run(args: CtlArgs) -> Result<(), String> {
-    if let CtlCommand::Health { addr } = &args.command {
-        return health(addr).await;
-    }
-    let ctl = Ctl::new(&args.config_servers)?;
+    // Every command but `health` talks to the cluster.
+    let cluster = || Ctl::new(&args.config_servers);
     match args.command {
-        CtlCommand::Status { json } => status(&ctl, json).await,
+        CtlCommand::Health { addr } => health(&addr).await,
+        CtlCommand::Status { json } => status(&cluster()?, json).await,
         CtlCommand::AddShard {
             id,
             members,
             retry_for,
         } => {
+            let ctl = cluster()?;
             let members: Vec<(u64, String)> = parse_members(&members)?.into_iter().collect();
             let deadline = std::time::Instant::now() + Duration::from_secs(retry_for);
             loop {
@@ -183,6 +183,7 @@ pub async fn run(args: CtlArgs) -> Result<(), String> {
             Ok(())
         }
         CtlCommand::AddNode { group, node, addr } => {
+            let ctl = cluster()?;
             let client = ctl.group_client(group).await?;
             client
                 .admin(AdminRequest::AddLearner {
@@ -203,6 +204,7 @@ pub async fn run(args: CtlArgs) -> Result<(), String> {
             Ok(())
         }
         CtlCommand::RemoveNode { group, node } => {
+            let ctl = cluster()?;
             let voters: BTreeSet<u64> = ctl
                 .leader_status(group)
                 .await?
@@ -223,6 +225,7 @@ pub async fn run(args: CtlArgs) -> Result<(), String> {
             Ok(())
         }
         CtlCommand::TransferLeader { group, to } => {
+            let ctl = cluster()?;
             ctl.group_client(group)
                 .await?
                 .admin(AdminRequest::TransferLeader { to })
@@ -231,7 +234,6 @@ pub async fn run(args: CtlArgs) -> Result<(), String> {
             println!("leadership of group {group} is moving to node {to}");
             Ok(())
         }
-        CtlCommand::Health { .. } => unreachable!("handled above"),
     }
 }
 
@@ -323,9 +325,17 @@ async fn health(addr: &str) -> Result<(), String> {
             .write_all(format!("GET /health HTTP/1.0\r\nHost: {addr}\r\n\r\n").as_bytes())
             .await
             .map_err(|e| e.to_string())?;
-        let mut head = vec![0_u8; 64];
-        let n = stream.read(&mut head).await.map_err(|e| e.to_string())?;
-        let line = String::from_utf8_lossy(&head[..n]);
+        // Read until the status line is complete (or the server hangs up).
+        let mut head = Vec::new();
+        let mut buf = [0_u8; 256];
+        while !head.windows(2).any(|w| w == b"\r\n") {
+            let n = stream.read(&mut buf).await.map_err(|e| e.to_string())?;
+            if n == 0 {
+                break;
+            }
+            head.extend_from_slice(&buf[..n]);
+        }
+        let line = String::from_utf8_lossy(&head);
         if line.starts_with("HTTP/1.1 200") || line.starts_with("HTTP/1.0 200") {
             Ok(())
         } else {

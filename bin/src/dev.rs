@@ -130,8 +130,7 @@ impl DevCluster {
                     .await
                     .map_err(|e| format!("node {id}, group {group}: {e}"))?;
             }
-            node.serve(listener)
-                .map_err(|e| format!("node {id}: {e}"))?;
+            node.serve(listener);
             nodes.push(node);
         }
 

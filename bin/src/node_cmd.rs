@@ -145,7 +145,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     let listener = tokio::net::TcpListener::bind(settings.grpc_addr)
         .await
         .map_err(|e| format!("cannot listen on {}: {e}", settings.grpc_addr))?;
-    node.serve(listener).map_err(|e| e.to_string())?;
+    node.serve(listener);
     tracing::info!(node = settings.id, grpc = %settings.grpc_addr, groups = ?settings.groups, "node serving");
 
     if settings.bootstrap {

@@ -22,6 +22,11 @@ pub trait Cluster: Send {
     fn router_addr(&self) -> String;
     /// The data nodes' names (`n1`, `n2`, …).
     fn nodes(&self) -> Vec<String>;
+    /// The router's member name.
+    fn router(&self) -> String;
+    /// Members whose process exited without being killed (a crash), each
+    /// named once; `restart` brings them back.
+    fn crashed(&mut self) -> Vec<String>;
     /// Every member that can be partitioned (nodes and the router `r`).
     fn members(&self) -> Vec<String>;
     fn partition(&mut self, components: &[BTreeSet<String>]) -> Result<(), ClusterError>;
@@ -272,6 +277,26 @@ impl Cluster for LocalCluster {
         self.members.keys().cloned().collect()
     }
 
+    fn router(&self) -> String {
+        ROUTER.0.to_string()
+    }
+
+    fn crashed(&mut self) -> Vec<String> {
+        let mut crashed = Vec::new();
+        for member in self.members.values_mut() {
+            let exited = member
+                .child
+                .as_mut()
+                .is_some_and(|child| matches!(child.try_wait(), Ok(Some(_))));
+            if exited {
+                member.child = None;
+                member.paused = false;
+                crashed.push(member.name.clone());
+            }
+        }
+        crashed
+    }
+
     fn partition(&mut self, components: &[BTreeSet<String>]) -> Result<(), ClusterError> {
         Ok(self.network.partition(components)?)
     }
@@ -297,7 +322,11 @@ impl Cluster for LocalCluster {
     }
 
     fn restart(&mut self, member: &str) -> Result<(), ClusterError> {
-        let running = self.members.get(member).is_some_and(|m| m.child.is_some());
+        let running = self
+            .members
+            .get_mut(member)
+            .and_then(|m| m.child.as_mut())
+            .is_some_and(|child| matches!(child.try_wait(), Ok(None)));
         if running {
             return Ok(());
         }

@@ -50,11 +50,22 @@ pub async fn post(addr: &str, action: &str, body: &Value, timeout: Duration) -> 
     }
 }
 
+/// A complete response: status line, and a body that is whole (its
+/// `Content-Length`, when given, matches) and JSON. Anything else is `None`,
+/// which callers treat as "outcome unknown".
 fn parse(response: &[u8]) -> Option<Reply> {
     let text = std::str::from_utf8(response).ok()?;
     let (head, body) = text.split_once("\r\n\r\n")?;
     let status = head.split_whitespace().nth(1)?.parse().ok()?;
-    let body = serde_json::from_str(body).unwrap_or(Value::Null);
+    let declared = head.lines().find_map(|line| {
+        let (name, value) = line.split_once(':')?;
+        name.eq_ignore_ascii_case("content-length")
+            .then(|| value.trim().parse::<usize>().ok())?
+    });
+    if declared.is_some_and(|length| length != body.len()) {
+        return None;
+    }
+    let body = serde_json::from_str(body).ok()?;
     Some(Reply::Answered(status, body))
 }
 
@@ -71,6 +82,9 @@ mod tests {
             other => panic!("{other:?}"),
         }
         assert!(parse(b"garbage").is_none());
+        // Cut off, or not JSON: not an answer.
+        assert!(parse(b"HTTP/1.1 200 OK\r\ncontent-length: 20\r\n\r\n{\"a\":1}").is_none());
+        assert!(parse(b"HTTP/1.1 200 OK\r\n\r\n{\"a\":").is_none());
     }
 
     #[tokio::test]

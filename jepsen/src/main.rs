@@ -38,12 +38,12 @@ struct RunArgs {
     #[arg(long, default_value = "partition,kill,pause")]
     nemesis: String,
     /// Seconds of workload (the final heal and reads come after).
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..=86_400))]
     time_limit: u64,
     #[arg(long, default_value_t = 1)]
     seed: u64,
     /// Concurrent client processes.
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1_000))]
     concurrency: u64,
     /// Target operations per second across all clients.
     #[arg(long, default_value_t = 50.0)]
@@ -110,6 +110,9 @@ async fn execute(args: RunArgs) -> Result<Validity, String> {
             "backend '{}' is not available yet; use --backend local",
             args.backend
         ));
+    }
+    if !(args.rate > 0.0 && args.rate <= 100_000.0) {
+        return Err(format!("--rate must be in (0, 100000], not {}", args.rate));
     }
     let faults = args
         .nemesis

@@ -13,8 +13,8 @@
 //! nodes' `/health`), the rest a random node.
 //! * `pause` — SIGSTOP a node, SIGCONT it later.
 //!
-//! When the run's time is up, everything is healed, restarted and resumed,
-//! so final reads see a whole cluster. Every fault is logged with its time
+//! When the run's time is up, [`heal_everything`] heals, restarts and
+//! resumes everything, so final reads see a whole cluster. Every fault is logged with its time
 //! span, for the report.
 
 use std::collections::BTreeSet;
@@ -54,6 +54,8 @@ impl std::str::FromStr for Fault {
 pub struct FaultSpan {
     pub fault: Fault,
     pub description: String,
+    /// Whether the fault was actually put in place.
+    pub injected: bool,
     pub start_nanos: u64,
     pub end_nanos: u64,
 }
@@ -72,7 +74,7 @@ fn set(members: &[String]) -> BTreeSet<String> {
     members.iter().cloned().collect()
 }
 
-/// Injects faults until `deadline`, then heals everything.
+/// Injects faults until `deadline` (the caller heals everything after).
 pub async fn run(
     cluster: SharedCluster,
     faults: Vec<Fault>,
@@ -93,7 +95,7 @@ pub async fn run(
         }
         let fault = faults[rng.below(faults.len() as u64) as usize];
         let hold = rng.millis(2_000, 6_000);
-        let (nodes, router) = with_cluster(&cluster, |c| (c.nodes(), "r".to_string()));
+        let (nodes, router) = with_cluster(&cluster, |c| (c.nodes(), c.router()));
         // Half the time the target is the shard's leader (the node whose
         // loss matters most), otherwise any node.
         let leader = if rng.below(2) == 0 {
@@ -107,53 +109,55 @@ pub async fn run(
         };
         let target =
             leader.unwrap_or_else(|| nodes[rng.below(nodes.len() as u64) as usize].clone());
+        let others: Vec<String> = nodes.iter().filter(|n| **n != target).cloned().collect();
+        let alone = set(std::slice::from_ref(&target));
+        let with_router = |members: &[String]| {
+            let mut component = set(members);
+            component.insert(router.clone());
+            component
+        };
+        let (components, description) = match fault {
+            Fault::Partition => match rng.below(4) {
+                0 => (
+                    vec![alone, with_router(&others)],
+                    format!("isolate node {target}"),
+                ),
+                1 => (
+                    vec![set(std::slice::from_ref(&router)), set(&nodes)],
+                    "isolate the router from the nodes".to_string(),
+                ),
+                2 => (
+                    vec![with_router(&others), alone],
+                    format!("majority + router | minority {target}"),
+                ),
+                // The node loses its peers but the router still reaches it.
+                _ => (
+                    vec![alone, set(&others)],
+                    format!("cut {target} from the other nodes (the router reaches all)"),
+                ),
+            },
+            Fault::Kill => (Vec::new(), format!("kill {target}")),
+            Fault::Pause => (Vec::new(), format!("pause {target}")),
+        };
         let begun = nanos();
-        let description = {
+        let injected = {
             let cluster = cluster.clone();
-            let mut choice = rng.below(4);
             let target = target.clone();
-            let nodes = nodes.clone();
             tokio::task::spawn_blocking(move || {
-                with_cluster(&cluster, |c| {
-                    let result = match fault {
-                        Fault::Partition => {
-                            let others: Vec<String> =
-                                nodes.iter().filter(|n| **n != target).cloned().collect();
-                            let components = match choice {
-                                0 => {
-                                    let mut rest = set(&others);
-                                    rest.insert(router.clone());
-                                    vec![set(std::slice::from_ref(&target)), rest]
-                                }
-                                1 => vec![set(std::slice::from_ref(&router)), set(&nodes)],
-                                // The node loses its peers but the router
-                                // still reaches it (a partial partition).
-                                3 => vec![set(std::slice::from_ref(&target)), set(&others)],
-                                _ => {
-                                    choice = 2;
-                                    let mut majority = set(&others);
-                                    majority.insert(router.clone());
-                                    vec![majority, set(std::slice::from_ref(&target))]
-                                }
-                            };
-                            c.partition(&components).map(|_| match choice {
-                                0 => format!("isolate node {target}"),
-                                1 => "isolate the router from the nodes".to_string(),
-                                3 => format!(
-                                    "cut {target} from the other nodes (the router reaches all)"
-                                ),
-                                _ => format!("majority + router | minority {target}"),
-                            })
-                        }
-                        Fault::Kill => c.kill(&target).map(|_| format!("kill {target}")),
-                        Fault::Pause => c.pause(&target).map(|_| format!("pause {target}")),
-                    };
-                    result.unwrap_or_else(|e| format!("{fault:?} failed: {e}"))
+                with_cluster(&cluster, |c| match fault {
+                    Fault::Partition => c.partition(&components),
+                    Fault::Kill => c.kill(&target),
+                    Fault::Pause => c.pause(&target),
                 })
+                .map_err(|e| e.to_string())
             })
             .await
-            .unwrap_or_else(|e| format!("nemesis task failed: {e}"))
+            .map_err(|e| e.to_string())
+            .and_then(|result| result)
         };
+        if let Err(e) = &injected {
+            tracing::warn!(%description, error = %e, "injecting a fault failed");
+        }
         tracing::info!(%description, "fault");
         tokio::time::sleep(hold).await;
         let cluster2 = cluster.clone();
@@ -173,11 +177,11 @@ pub async fn run(
         spans.push(FaultSpan {
             fault,
             description,
+            injected: injected.is_ok(),
             start_nanos: begun,
             end_nanos: nanos(),
         });
     }
-    heal_everything(&cluster).await;
     spans
 }
 

@@ -72,7 +72,6 @@ fn run(args: &[&str], stdin: Option<&str>) -> Result<(), NetError> {
 /// The namespaces, addresses and bridge of one test cluster.
 pub struct Network {
     prefix: String,
-    subnet: u8,
     /// Member name → (namespace, address).
     members: BTreeMap<String, (String, String)>,
     up: bool,
@@ -84,7 +83,6 @@ impl Network {
     pub fn create(prefix: &str, subnet: u8, members: &[(&str, u8)]) -> Result<Network, NetError> {
         let mut network = Network {
             prefix: prefix.to_string(),
-            subnet,
             members: BTreeMap::new(),
             up: true,
         };
@@ -175,10 +173,6 @@ impl Network {
     /// The address of a member.
     pub fn ip(&self, member: &str) -> &str {
         &self.members[member].1
-    }
-
-    pub fn subnet(&self) -> u8 {
-        self.subnet
     }
 
     /// Cuts the network into `components` (member names); members listed in

@@ -50,6 +50,13 @@ fn completions(history: &History) -> Vec<(f64, f64, EventKind)> {
     out
 }
 
+/// Text made safe for SVG (fault descriptions can carry error messages).
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
 fn frame(svg: &mut String, title: &str, duration: f64, faults: &[FaultSpan]) {
     let _ = write!(
         svg,
@@ -70,7 +77,7 @@ fn frame(svg: &mut String, title: &str, duration: f64, faults: &[FaultSpan]) {
             svg,
             r##"<rect x="{x0:.1}" y="{TOP}" width="{:.1}" height="{PLOT_H}" fill="#999" fill-opacity="0.18"><title>{}</title></rect>"##,
             (x1 - x0).max(1.0),
-            fault.description
+            escape(&fault.description)
         );
     }
     let _ = write!(
@@ -251,6 +258,7 @@ mod tests {
         let faults = vec![FaultSpan {
             fault: Fault::Kill,
             description: "kill n1".into(),
+            injected: true,
             start_nanos: 500_000_000,
             end_nanos: 2_500_000_000,
         }];

@@ -11,6 +11,7 @@
 //! (linearizability per key, or the set checker) and the log scan (no
 //! process panicked).
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -93,8 +94,11 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
         options.seed,
         deadline,
     )
-    .await;
+    .await?;
     let spans = nemesis.await.map_err(|e| e.to_string())?;
+    // Processes that died on their own (not killed by the nemesis) are
+    // failures whatever the history says; heal_everything restarts them.
+    let crashed = cluster.lock().unwrap_or_else(|e| e.into_inner()).crashed();
     nemesis::heal_everything(&cluster).await;
     let recovered = workload::wait_until_available(&router, Duration::from_secs(60)).await;
     if options.workload == Workload::Set {
@@ -115,7 +119,7 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
         Workload::Register => checker::linearizable::check_registers(&history, Default::default()),
         Workload::Set => checker::set::check_set(&history),
     }];
-    results.push(scan_logs(&logs));
+    results.push(scan_logs(&logs, &crashed));
     if !recovered {
         results.push(CheckResult {
             checker: "recovery".into(),
@@ -150,9 +154,18 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
     })
 }
 
-/// Panics (or fatal errors) in any process's log make the run invalid.
-fn scan_logs(logs: &[PathBuf]) -> CheckResult {
-    let mut anomalies = Vec::new();
+/// Panics in any process's log, or a process that exited by itself, make
+/// the run invalid.
+fn scan_logs(logs: &[PathBuf], crashed: &[String]) -> CheckResult {
+    let mut anomalies: Vec<Anomaly> = crashed
+        .iter()
+        .map(|member| Anomaly {
+            kind: "process-exited".into(),
+            key: None,
+            message: format!("{member} exited without being killed"),
+            operations: vec![],
+        })
+        .collect();
     for log in logs {
         let Ok(text) = std::fs::read_to_string(log) else {
             continue;
@@ -173,7 +186,7 @@ fn scan_logs(logs: &[PathBuf]) -> CheckResult {
         } else {
             Validity::Invalid
         },
-        stats: json!({"logs": logs.len(), "panics": anomalies.len()}),
+        stats: json!({"logs": logs.len(), "anomalies": anomalies.len()}),
         anomalies,
     }
 }
@@ -185,12 +198,11 @@ fn summarize(
     spans: &[nemesis::FaultSpan],
     validity: Validity,
 ) -> serde_json::Value {
-    let mut counts = serde_json::Map::new();
+    let mut counts: BTreeMap<String, u64> = BTreeMap::new();
     for event in &history.events {
-        let kind = serde_json::to_value(event.kind).unwrap_or_default();
-        let key = format!("{}:{}", event.f, kind.as_str().unwrap_or("?"));
-        let entry = counts.entry(key).or_insert(json!(0));
-        *entry = json!(entry.as_u64().unwrap_or(0) + 1);
+        *counts
+            .entry(format!("{}:{}", event.f, event.kind.as_str()))
+            .or_default() += 1;
     }
     json!({
         "workload": options.workload,

@@ -64,9 +64,9 @@ impl Recorder {
         error: Option<String>,
     ) {
         let mut history = self.history.lock().unwrap_or_else(|e| e.into_inner());
-        let index = history.events.len() as u64;
-        history.events.push(Event {
-            index,
+        // `push` assigns the index.
+        history.push(Event {
+            index: 0,
             time_nanos: self.elapsed_nanos(),
             process,
             kind,
@@ -130,7 +130,7 @@ pub async fn run_clients(
     recorder: Arc<Recorder>,
     seed: u64,
     deadline: Instant,
-) {
+) -> Result<(), String> {
     let keys = Arc::new(Mutex::new(Keys {
         next: options.active_keys,
         active: (0..options.active_keys).map(|k| (k, 0)).collect(),
@@ -174,8 +174,10 @@ pub async fn run_clients(
         }));
     }
     for task in tasks {
-        let _ = task.await;
+        task.await
+            .map_err(|e| format!("a client task failed: {e}"))?;
     }
+    Ok(())
 }
 
 /// The outcome of a write-like call.
@@ -214,7 +216,7 @@ async fn register_op(
             body["filter"] = json!({"_id": key});
             let reply = post(&options.router, "findOne", &body, options.op_timeout).await;
             match reply {
-                Reply::Answered(200, body) => {
+                Reply::Answered(200, body) if body.get("document").is_some() => {
                     let value = body["document"].get("v").cloned().unwrap_or(Value::Null);
                     recorder.record(process, EventKind::Ok, "read", Some(key), value, None);
                 }
@@ -267,10 +269,19 @@ async fn register_op(
             let (mut kind, mut error) = write_outcome(&reply);
             if kind == EventKind::Ok
                 && let Reply::Answered(_, body) = &reply
-                && body["matchedCount"].as_u64() != Some(1)
             {
-                kind = EventKind::Fail;
-                error = Some("value did not match".into());
+                match body["matchedCount"].as_u64() {
+                    Some(1) => {}
+                    Some(0) => {
+                        kind = EventKind::Fail;
+                        error = Some("value did not match".into());
+                    }
+                    _ => {
+                        // An answer we cannot read says nothing about the outcome.
+                        kind = EventKind::Info;
+                        error = Some(format!("reply without a usable matchedCount: {body}"));
+                    }
+                }
             }
             recorder.record(process, kind, "cas", Some(key), json!([old, new]), error);
             kind == EventKind::Info
@@ -315,7 +326,7 @@ pub async fn final_set_read(
         );
         let body = json!({"database": "jepsen", "collection": "set", "filter": {}, "sort": {"_id": 1}, "limit": 0});
         match post(&options.router, "find", &body, options.op_timeout).await {
-            Reply::Answered(200, body) => {
+            Reply::Answered(200, body) if body["documents"].is_array() => {
                 let elements: Vec<Value> = body["documents"]
                     .as_array()
                     .map(|docs| docs.iter().map(|d| d["_id"].clone()).collect())

@@ -55,14 +55,30 @@ async fn short_run(workload: Workload, seed: u64) {
     })
     .await
     .expect("the run completes");
-    let faults = outcome.summary["faults"]
+    let injected = outcome.summary["faults"]
         .as_array()
-        .map(Vec::len)
+        .map(|faults| faults.iter().filter(|f| f["injected"] == true).count())
         .unwrap_or(0);
     assert!(
-        faults >= 5,
+        injected >= 5,
         "the nemesis injected faults: {}",
         outcome.summary["faults"]
+    );
+    // The cluster did work: a run where every operation failed proves nothing.
+    let acknowledged: u64 = outcome.summary["events"]
+        .as_object()
+        .map(|events| {
+            events
+                .iter()
+                .filter(|(name, _)| name.ends_with(":ok") && !name.starts_with("read"))
+                .filter_map(|(_, count)| count.as_u64())
+                .sum()
+        })
+        .unwrap_or(0);
+    assert!(
+        acknowledged >= 100,
+        "acknowledged writes: {}",
+        outcome.summary["events"]
     );
     assert_eq!(
         outcome.validity,

@@ -67,7 +67,7 @@ async fn start_cluster(root: &std::path::Path) -> (Vec<Arc<RaftNode>>, Vec<(u64,
         };
         let node = RaftNode::open(config).unwrap();
         node.open_group(GROUP).await.unwrap();
-        node.serve(listener).unwrap();
+        node.serve(listener);
         nodes.push(node);
     }
     let pool = ChannelPool::new();

@@ -82,6 +82,8 @@ impl NodeClient {
         }
         .map_err(|status| match status.code() {
             tonic::Code::NotFound => ClientError::UnknownGroup(group),
+            // The node could not decode the request: retrying cannot help.
+            tonic::Code::InvalidArgument => ClientError::BadRequest(status.message().to_string()),
             _ => unavailable(format!(
                 "node {} at {}: {}",
                 self.node,
@@ -199,6 +201,7 @@ impl GroupClient {
         Fut: Future<Output = Result<T, ClientError>>,
     {
         let deadline = Instant::now() + self.deadline;
+        let mut hints_in_a_row = 0_u32;
         let mut attempt = 0_usize;
         let mut pause = Duration::from_millis(10);
         let mut last_error;
@@ -221,8 +224,10 @@ impl GroupClient {
                     self.prefer(&leader);
                     attempt = 0;
                     last_error = None;
-                    // A fresh hint is worth following at once.
-                    if Instant::now() < deadline {
+                    // A fresh hint is worth following at once; a chain of
+                    // hints (stale views during an election) backs off.
+                    hints_in_a_row += 1;
+                    if hints_in_a_row == 1 && Instant::now() < deadline {
                         continue;
                     }
                 }

@@ -15,21 +15,20 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
-
-use openraft::async_runtime::watch::WatchReceiver;
 use std::time::Duration;
 
 use lauradb_engine::command::Command;
 use lauradb_engine::dataapi::{ReadOutput, ReadRequest, execute_read};
 use lauradb_engine::engine::{Engine, ReadAt};
-use openraft::error::{ClientWriteError, RaftError};
-use openraft::{ChangeMembers, ReadPolicy, ServerState};
+use openraft::async_runtime::watch::WatchReceiver;
+use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
+use openraft::{ChangeMembers, ReadPolicy, ServerState, TryAsRef};
 use serde::{Deserialize, Serialize};
 
 use crate::clock::HybridClock;
 use crate::error::ClientError;
 use crate::network::ChannelPool;
-use crate::types::{GroupId, Node, NodeId, Proposal, Raft, Response};
+use crate::types::{GroupId, Node, NodeId, Proposal, Raft, Response, TypeConfig};
 
 /// How long a follower read waits to catch up to the leader's read index.
 const FOLLOWER_CATCH_UP: Duration = Duration::from_secs(5);
@@ -118,26 +117,34 @@ pub struct Group {
     pub(crate) pool: ChannelPool,
 }
 
-fn write_error(
-    group: GroupId,
-    e: RaftError<crate::types::TypeConfig, ClientWriteError<crate::types::TypeConfig>>,
-) -> ClientError {
-    if let Some(forward) = e.forward_to_leader() {
-        return ClientError::NotLeader {
+/// "Not the leader" (with openraft's hint) or "unavailable".
+fn raft_error<E>(group: GroupId, e: RaftError<TypeConfig, E>) -> ClientError
+where
+    E: std::error::Error + TryAsRef<ForwardToLeader<TypeConfig>>,
+{
+    match e.forward_to_leader() {
+        Some(forward) => ClientError::NotLeader {
             group,
             leader: forward
                 .leader_id
                 .zip(forward.leader_node.as_ref().map(|n| n.addr.clone())),
-        };
+        },
+        None => ClientError::Unavailable {
+            group,
+            reason: e.to_string(),
+        },
     }
+}
+
+fn write_error(
+    group: GroupId,
+    e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>,
+) -> ClientError {
     match e {
         RaftError::APIError(ClientWriteError::ChangeMembershipError(e)) => {
             ClientError::Raft(e.to_string())
         }
-        other => ClientError::Unavailable {
-            group,
-            reason: other.to_string(),
-        },
+        other => raft_error(group, other),
     }
 }
 
@@ -170,18 +177,7 @@ impl Group {
                 self.raft
                     .ensure_linearizable(ReadPolicy::ReadIndex)
                     .await
-                    .map_err(|e| match e.forward_to_leader() {
-                        Some(forward) => ClientError::NotLeader {
-                            group: self.id,
-                            leader: forward
-                                .leader_id
-                                .zip(forward.leader_node.as_ref().map(|n| n.addr.clone())),
-                        },
-                        None => ClientError::Unavailable {
-                            group: self.id,
-                            reason: e.to_string(),
-                        },
-                    })?;
+                    .map_err(|e| raft_error(self.id, e))?;
             }
             ReadConsistency::Follower => {
                 let index = self.leader_read_index().await?;
@@ -239,10 +235,7 @@ impl Group {
             .raft
             .get_read_log_id(ReadPolicy::ReadIndex)
             .await
-            .map_err(|e| ClientError::Unavailable {
-                group: self.id,
-                reason: e.to_string(),
-            })?;
+            .map_err(|e| raft_error(self.id, e))?;
         Ok(read_log_id.index())
     }
 

@@ -115,8 +115,6 @@ pub enum NodeError {
     Engine(#[from] lauradb_engine::Error),
     #[error("raft: {0}")]
     Raft(String),
-    #[error("transport: {0}")]
-    Transport(String),
 }
 
 impl RaftNode {
@@ -238,11 +236,10 @@ impl RaftNode {
 
     /// Serves Raft and client RPCs for every hosted group on `listener`
     /// until [`RaftNode::shutdown`].
-    pub fn serve(self: &Arc<Self>, listener: TcpListener) -> Result<(), NodeError> {
+    pub fn serve(self: &Arc<Self>, listener: TcpListener) {
         let (stop_tx, stop_rx) = watch::channel(false);
         let handle = tokio::spawn(NodeServer::new(self.clone()).run(listener, stop_rx));
         *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop_tx, handle));
-        Ok(())
     }
 
     /// Stops serving, shuts every replica down (a leader first tries to hand
@@ -279,14 +276,21 @@ impl RaftNode {
                 tracing::warn!(node = self.config.id, "gRPC server did not stop within 2 s");
             }
         }
+        // Stop and flush everything, then report the first failure.
+        let mut first_error = None;
         for group in groups {
             if let Err(e) = group.raft.shutdown().await {
                 tracing::warn!(group = group.id, error = %e, "raft shutdown failed");
             }
-            group.engine.flush()?;
+            if let Err(e) = group.engine.flush() {
+                tracing::error!(group = group.id, error = %e, "engine flush on shutdown failed");
+                first_error.get_or_insert(NodeError::Engine(e));
+            }
         }
-        self.log_db.flush().await?;
-        Ok(())
+        if let Err(e) = self.log_db.flush().await {
+            first_error.get_or_insert(NodeError::Io(e));
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }
 

@@ -159,11 +159,16 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 .install_snapshot(lauradb_engine::engine::read_records(body))
                 .map_err(engine_io)?;
             engine.flush().map_err(engine_io)?;
+            // Snapshots received over gRPC are already in the snapshot
+            // directory (written and synced by the server): rename them into
+            // place. One from elsewhere is copied and synced first, so the
+            // current snapshot is never a torn file.
             if snapshot.path.parent() == Some(snapshots.dir()) {
                 snapshots.adopt(&snapshot.path, &meta)?;
             } else {
                 let copy = snapshots.temp_path("installed");
                 std::fs::copy(&snapshot.path, &copy)?;
+                std::fs::File::open(&copy)?.sync_all()?;
                 snapshots.adopt(&copy, &meta)?;
             }
             metrics::counter!("lauradb_raft_snapshots_installed_total").increment(1);

@@ -23,7 +23,6 @@
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, RwLock};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use bson::{Bson, Document, doc};
 use lauradb_engine::command::{Command, Namespace, Operation, Outcome};
@@ -55,16 +54,21 @@ pub struct ClusterBackend {
 struct Inner {
     pool: ChannelPool,
     config: Arc<GroupClient>,
-    shards: RwLock<BTreeMap<GroupId, Arc<GroupClient>>>,
+    shards: RwLock<BTreeMap<GroupId, CachedShard>>,
     databases: RwLock<BTreeMap<String, GroupId>>,
     consistency: ReadConsistency,
 }
 
+/// The wall clock a write's `$currentDate`/`$$NOW` use (decided here,
+/// before proposing, never inside `apply`).
+/// A shard's members as the catalog listed them, and a client for them.
+struct CachedShard {
+    members: Vec<(NodeId, String)>,
+    client: Arc<GroupClient>,
+}
+
 fn now_millis() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    i64::try_from(lauradb_raft::clock::wall_millis()).unwrap_or(i64::MAX)
 }
 
 /// How a Raft-layer failure looks to an HTTP client.
@@ -257,11 +261,20 @@ impl ClusterBackend {
         let shards = self.shards().await?;
         let mut cache = self.inner.shards.write().unwrap_or_else(|e| e.into_inner());
         for shard in shards {
-            let stale = cache.get(&shard.id).is_none();
-            if stale {
+            // Keep a client whose member list is current (it remembers the
+            // leader); replace one the catalog has moved on from.
+            if cache
+                .get(&shard.id)
+                .is_none_or(|cached| cached.members != shard.members)
+            {
+                let client =
+                    GroupClient::new(shard.id, shard.members.clone(), self.inner.pool.clone());
                 cache.insert(
                     shard.id,
-                    GroupClient::new(shard.id, shard.members, self.inner.pool.clone()),
+                    CachedShard {
+                        members: shard.members,
+                        client,
+                    },
                 );
             }
         }
@@ -276,7 +289,7 @@ impl ClusterBackend {
             .unwrap_or_else(|e| e.into_inner())
             .get(&shard)
         {
-            return Ok(client.clone());
+            return Ok(client.client.clone());
         }
         self.refresh_shards().await?;
         self.inner
@@ -284,7 +297,7 @@ impl ClusterBackend {
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(&shard)
-            .cloned()
+            .map(|cached| cached.client.clone())
             .ok_or_else(|| {
                 catalog_error(format!(
                     "the catalog names shard {shard}, which has no members"
@@ -369,6 +382,25 @@ impl ClusterBackend {
         })
     }
 
+    /// Maps a shard failure to its HTTP error. When no member answered, the
+    /// shard may have moved to other nodes: reload the shard list so the
+    /// client's retry goes to the current members.
+    async fn on_shard_error<T>(&self, result: Result<T, ClientError>) -> Result<T, ApiError> {
+        match result {
+            Ok(value) => Ok(value),
+            Err(error) => {
+                if matches!(
+                    error,
+                    ClientError::Unavailable { .. } | ClientError::UnknownGroup(_)
+                ) && let Err(e) = self.refresh_shards().await
+                {
+                    tracing::warn!(error = %e.message, "refreshing the shard list failed");
+                }
+                Err(api_error(error))
+            }
+        }
+    }
+
     fn forget_database(&self, db: &str) {
         self.inner
             .databases
@@ -385,11 +417,11 @@ impl Backend for ClusterBackend {
             return Ok(empty_output(&request));
         };
         let client = self.shard_client(shard).await?;
-        match self.inner.consistency {
+        let result = match self.inner.consistency {
             ReadConsistency::Local => client.read_any_replica_unchecked(request).await,
             consistency => client.read(request, consistency).await,
-        }
-        .map_err(api_error)
+        };
+        self.on_shard_error(result).await
     }
 
     async fn write(&self, operation: Operation) -> Result<Outcome, ApiError> {
@@ -421,14 +453,14 @@ impl Backend for ClusterBackend {
             self.primary_or_assign(&db).await?
         };
         let client = self.shard_client(shard).await?;
-        let response = client
+        let result = client
             .write(Command {
                 request: None,
                 now_millis: now_millis(),
                 op: operation,
             })
-            .await
-            .map_err(api_error)?;
+            .await;
+        let response = self.on_shard_error(result).await?;
         let outcome = match response.result {
             Some(result) => result?,
             None => return Err(catalog_error("the shard answered a write without a result")),

@@ -70,6 +70,27 @@ pub struct PeerClient {
     channel: Result<Channel, String>,
 }
 
+/// The unary Raft RPCs.
+#[derive(Debug, Clone, Copy)]
+enum UnaryRpc {
+    Append,
+    Vote,
+    PreVote,
+    TransferLeader,
+}
+
+impl UnaryRpc {
+    /// The metrics label.
+    fn name(self) -> &'static str {
+        match self {
+            UnaryRpc::Append => "append",
+            UnaryRpc::Vote => "vote",
+            UnaryRpc::PreVote => "pre_vote",
+            UnaryRpc::TransferLeader => "transfer_leader",
+        }
+    }
+}
+
 /// A transport failure, as an error value openraft can wrap.
 #[derive(Debug, thiserror::Error)]
 #[error("{0}")]
@@ -131,7 +152,7 @@ impl PeerClient {
 
     async fn unary<Req: Serialize, Resp: DeserializeOwned>(
         &mut self,
-        kind: &'static str,
+        kind: UnaryRpc,
         request: &Req,
         timeout: Duration,
     ) -> Result<Resp, RPCError<TypeConfig>> {
@@ -140,14 +161,13 @@ impl PeerClient {
         let mut request = tonic::Request::new(self.envelope(request)?);
         request.set_timeout(timeout);
         let reply = match kind {
-            "append" => client.append(request).await,
-            "vote" => client.vote(request).await,
-            "pre_vote" => client.pre_vote(request).await,
-            "transfer_leader" => client.transfer_leader(request).await,
-            other => unreachable!("unknown raft rpc kind {other}"),
+            UnaryRpc::Append => client.append(request).await,
+            UnaryRpc::Vote => client.vote(request).await,
+            UnaryRpc::PreVote => client.pre_vote(request).await,
+            UnaryRpc::TransferLeader => client.transfer_leader(request).await,
         }
         .map_err(|s| self.status_error(s))?;
-        metrics::histogram!("lauradb_raft_rpc_seconds", "rpc" => kind)
+        metrics::histogram!("lauradb_raft_rpc_seconds", "rpc" => kind.name())
             .record(started.elapsed().as_secs_f64());
         self.open_reply(reply.into_inner())
     }
@@ -161,7 +181,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: AppendEntriesRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<AppendEntriesResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.unary("append", &rpc, option.hard_ttl()).await
+        self.unary(UnaryRpc::Append, &rpc, option.hard_ttl()).await
     }
 
     /// Pipelined replication over one gRPC bidirectional stream: openraft
@@ -213,7 +233,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.unary("vote", &rpc, option.hard_ttl()).await
+        self.unary(UnaryRpc::Vote, &rpc, option.hard_ttl()).await
     }
 
     async fn pre_vote(
@@ -221,7 +241,7 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         rpc: VoteRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<VoteResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.unary("pre_vote", &rpc, option.hard_ttl()).await
+        self.unary(UnaryRpc::PreVote, &rpc, option.hard_ttl()).await
     }
 
     async fn transfer_leader(
@@ -229,7 +249,8 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
         req: TransferLeaderRequest<TypeConfig>,
         option: RPCOption,
     ) -> Result<TransferLeaderResponse<TypeConfig>, RPCError<TypeConfig>> {
-        self.unary("transfer_leader", &req, option.hard_ttl()).await
+        self.unary(UnaryRpc::TransferLeader, &req, option.hard_ttl())
+            .await
     }
 
     async fn full_snapshot(

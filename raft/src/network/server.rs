@@ -84,6 +84,18 @@ impl NodeServer {
         })
     }
 
+    /// The addressed group and the decoded request.
+    fn open<T: serde::de::DeserializeOwned>(
+        &self,
+        group: u64,
+        target: u64,
+        payload: &[u8],
+    ) -> Result<(Arc<Group>, T), Status> {
+        let group = self.group(group, target)?;
+        let request = decode(payload).map_err(bad_payload)?;
+        Ok((group, request))
+    }
+
     fn reply<T: Serialize, E: ToString>(
         &self,
         result: Result<T, E>,
@@ -129,17 +141,24 @@ impl RaftService for NodeServer {
             .await
             .ok_or_else(|| Status::invalid_argument("empty append stream"))??;
         let group = self.group(first.group, first.target)?;
-        // Decode requests until the stream ends or something undecodable
-        // arrives (which ends the stream; the leader will start a new one).
-        let requests =
-            futures::stream::unfold((Some(first), input), |(pending, mut input)| async move {
+        let address = (first.group, first.target);
+        // Decode requests until the stream ends, or something undecodable or
+        // addressed elsewhere arrives (which ends the stream; the leader
+        // starts a new one).
+        let requests = futures::stream::unfold(
+            (Some(first), input),
+            move |(pending, mut input)| async move {
                 let envelope = match pending {
                     Some(envelope) => envelope,
                     None => input.next().await?.ok()?,
                 };
+                if (envelope.group, envelope.target) != address {
+                    return None;
+                }
                 let rpc = decode(&envelope.payload).ok()?;
                 Some((rpc, (None, input)))
-            });
+            },
+        );
         let from = self.node.id();
         let replies = group
             .raft
@@ -154,22 +173,19 @@ impl RaftService for NodeServer {
 
     async fn append(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
         let envelope = request.into_inner();
-        let group = self.group(envelope.group, envelope.target)?;
-        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        let (group, rpc) = self.open(envelope.group, envelope.target, &envelope.payload)?;
         self.reply(group.raft.append_entries(rpc).await)
     }
 
     async fn vote(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
         let envelope = request.into_inner();
-        let group = self.group(envelope.group, envelope.target)?;
-        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        let (group, rpc) = self.open(envelope.group, envelope.target, &envelope.payload)?;
         self.reply(group.raft.vote(rpc).await)
     }
 
     async fn pre_vote(&self, request: Request<Envelope>) -> Result<tonic::Response<Reply>, Status> {
         let envelope = request.into_inner();
-        let group = self.group(envelope.group, envelope.target)?;
-        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        let (group, rpc) = self.open(envelope.group, envelope.target, &envelope.payload)?;
         self.reply(group.raft.pre_vote(rpc).await)
     }
 
@@ -178,8 +194,7 @@ impl RaftService for NodeServer {
         request: Request<Envelope>,
     ) -> Result<tonic::Response<Reply>, Status> {
         let envelope = request.into_inner();
-        let group = self.group(envelope.group, envelope.target)?;
-        let rpc = decode(&envelope.payload).map_err(bad_payload)?;
+        let (group, rpc) = self.open(envelope.group, envelope.target, &envelope.payload)?;
         self.reply(group.raft.handle_transfer_leader(rpc).await)
     }
 
@@ -254,8 +269,7 @@ impl GroupService for NodeServer {
         request: Request<GroupRequest>,
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
-        let group = self.group(request.group, request.target)?;
-        let command = decode(&request.payload).map_err(bad_payload)?;
+        let (group, command) = self.open(request.group, request.target, &request.payload)?;
         self.group_reply(group.write(command).await)
     }
 
@@ -264,8 +278,8 @@ impl GroupService for NodeServer {
         request: Request<GroupRequest>,
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
-        let group = self.group(request.group, request.target)?;
-        let call: ReadCall = decode(&request.payload).map_err(bad_payload)?;
+        let (group, call): (_, ReadCall) =
+            self.open(request.group, request.target, &request.payload)?;
         self.group_reply(group.read(&call).await)
     }
 
@@ -274,8 +288,8 @@ impl GroupService for NodeServer {
         request: Request<GroupRequest>,
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
-        let group = self.group(request.group, request.target)?;
-        let admin: AdminRequest = decode(&request.payload).map_err(bad_payload)?;
+        let (group, admin): (_, AdminRequest) =
+            self.open(request.group, request.target, &request.payload)?;
         self.group_reply(group.admin(admin).await)
     }
 }

@@ -137,7 +137,7 @@ impl Cluster {
             async move { node.open_group(GROUP).await.ok() }
         })
         .await;
-        node.serve(listener).expect("serve");
+        node.serve(listener);
         node
     }
 
