@@ -16,7 +16,7 @@ use std::sync::Arc;
 use lauradb_raft::network::ChannelPool;
 use lauradb_raft::{AdminRequest, EngineStorage, NodeClient, NodeConfig, RaftNode};
 use lauradb_router::cluster::CONFIG_GROUP;
-use lauradb_router::{ClusterBackend, ShardInfo};
+use lauradb_router::{ClusterBackend, ClusterOptions, ShardInfo};
 use serde::{Deserialize, Serialize};
 use tokio::net::TcpListener;
 
@@ -42,6 +42,8 @@ pub struct DevOptions {
     pub shards: u64,
     pub replicas: u64,
     pub cache_bytes: u64,
+    /// Shard every new collection with this key (development switch).
+    pub shard_new_collections: Option<lauradb_engine::sharding::ShardKeyPattern>,
 }
 
 fn read_layout(path: &Path) -> Result<Option<Layout>, String> {
@@ -154,7 +156,14 @@ impl DevCluster {
             .iter()
             .map(|(id, addr)| (*id, addr.clone()))
             .collect();
-        let backend = ClusterBackend::new(members.clone(), pool);
+        let backend = ClusterBackend::with_options(
+            members.clone(),
+            pool,
+            ClusterOptions {
+                shard_new_collections: options.shard_new_collections.clone(),
+                ..Default::default()
+            },
+        );
         for shard in 1..=options.shards {
             backend
                 .register_shard(&ShardInfo {

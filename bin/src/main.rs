@@ -6,6 +6,7 @@
 //! (reopened on restart) or, with `--ephemeral`, in a temporary directory
 //! and memory.
 
+mod bench;
 mod ctl;
 mod dev;
 mod node_cmd;
@@ -50,6 +51,9 @@ enum Command {
     Router(router_cmd::RouterArgs),
     /// Administer a running cluster.
     Ctl(ctl::CtlArgs),
+    /// Load a running LauraDB (or etcd, for comparison) with N closed-loop
+    /// clients and report throughput and latency.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(clap::Args)]
@@ -75,6 +79,9 @@ struct DevArgs {
     /// Accepted API key (repeatable). Without any, the API is open.
     #[arg(long = "api-key", env = "LAURA_API_KEYS", value_delimiter = ',')]
     api_keys: Vec<String>,
+    /// Shard every new collection (`hashed`: on `{_id: "hashed"}`).
+    #[arg(long, value_enum, default_value_t = settings::NewCollections::Unsharded, env = "LAURA_SHARD_NEW_COLLECTIONS")]
+    shard_new_collections: settings::NewCollections,
 }
 
 fn init_logging(format: LogFormat) {
@@ -96,6 +103,7 @@ async fn main() -> std::process::ExitCode {
         Command::Node(args) => node_cmd::run(args).await,
         Command::Router(args) => router_cmd::run(args).await,
         Command::Ctl(args) => ctl::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -114,6 +122,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         shards: args.shards,
         replicas: args.replicas,
         cache_bytes: args.cache_mb * 1024 * 1024,
+        shard_new_collections: args.shard_new_collections.shard_key(),
     })
     .await?;
     let app = router(

@@ -8,9 +8,9 @@ use std::net::SocketAddr;
 
 use lauradb_raft::ReadConsistency;
 use lauradb_raft::network::ChannelPool;
-use lauradb_router::{ClusterBackend, RouterConfig, router};
+use lauradb_router::{ClusterBackend, ClusterOptions, RouterConfig, router};
 
-use crate::settings::parse_members;
+use crate::settings::{NewCollections, parse_members};
 
 #[derive(clap::Args, Debug)]
 pub struct RouterArgs {
@@ -29,6 +29,9 @@ pub struct RouterArgs {
     /// stale during partitions.
     #[arg(long, hide = true)]
     pub unsafe_local_reads: bool,
+    /// Shard every new collection (`hashed`: on `{_id: "hashed"}`).
+    #[arg(long, value_enum, default_value_t = NewCollections::Unsharded, env = "LAURA_SHARD_NEW_COLLECTIONS")]
+    pub shard_new_collections: NewCollections,
 }
 
 pub async fn run(args: RouterArgs) -> Result<(), String> {
@@ -40,10 +43,13 @@ pub async fn run(args: RouterArgs) -> Result<(), String> {
     } else {
         ReadConsistency::Linearizable
     };
-    let backend = ClusterBackend::with_read_consistency(
+    let backend = ClusterBackend::with_options(
         members.into_iter().collect(),
         ChannelPool::new(),
-        consistency,
+        ClusterOptions {
+            read_consistency: consistency,
+            shard_new_collections: args.shard_new_collections.shard_key(),
+        },
     );
     let app = router(
         backend,

@@ -61,3 +61,28 @@ mod tests {
         assert!(parse_groups("a").is_err());
     }
 }
+
+/// `--shard-new-collections`: what happens to a collection the first time
+/// it is written.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum NewCollections {
+    /// It lives unsharded on its database's primary shard (MongoDB's way).
+    #[default]
+    Unsharded,
+    /// It is sharded on `{_id: "hashed"}` (development and testing: every
+    /// request then runs through scatter-gather).
+    Hashed,
+}
+
+impl NewCollections {
+    /// The router option this setting stands for.
+    pub fn shard_key(self) -> Option<lauradb_engine::sharding::ShardKeyPattern> {
+        match self {
+            NewCollections::Unsharded => None,
+            NewCollections::Hashed => Some(lauradb_engine::sharding::ShardKeyPattern {
+                fields: vec!["_id".into()],
+                hashed: true,
+            }),
+        }
+    }
+}

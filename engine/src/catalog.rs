@@ -16,6 +16,7 @@ use bson::Document;
 use serde::{Deserialize, Serialize};
 
 use crate::command::{CollectionOptions, Namespace};
+use crate::sharding::CollectionRouting;
 use crate::{Error, Result};
 
 /// The longest `db.collection` name MongoDB accepts.
@@ -60,6 +61,9 @@ impl CollectionMeta {
 pub struct Catalog {
     collections: BTreeMap<Namespace, CollectionMeta>,
     next_id: u64,
+    /// Placement of the namespaces a router has ever installed on this
+    /// shard (see [`crate::sharding`]); absent means never sharded.
+    routing: BTreeMap<Namespace, CollectionRouting>,
 }
 
 impl Catalog {
@@ -78,7 +82,27 @@ impl Catalog {
         Catalog {
             collections,
             next_id,
+            routing: BTreeMap::new(),
         }
+    }
+
+    /// Adds the stored placement records (see [`Catalog::routing`]).
+    pub fn with_routing(
+        mut self,
+        routing: impl IntoIterator<Item = (Namespace, CollectionRouting)>,
+    ) -> Self {
+        self.routing = routing.into_iter().collect();
+        self
+    }
+
+    /// This shard's copy of a namespace's placement, if one was installed.
+    pub fn routing(&self, ns: &Namespace) -> Option<&CollectionRouting> {
+        self.routing.get(ns)
+    }
+
+    /// Records a namespace's placement.
+    pub fn set_routing(&mut self, ns: Namespace, routing: CollectionRouting) {
+        self.routing.insert(ns, routing);
     }
 
     /// The entry of a collection, if it exists.

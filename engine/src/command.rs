@@ -19,6 +19,7 @@ use bson::{Bson, Document};
 use serde::{Deserialize, Serialize};
 
 use crate::Error;
+use crate::sharding::{CollectionRouting, ShardVersion};
 
 /// Identifies one client write for exactly-once application: a session (one
 /// per client/router connection, chosen by the client) and a sequence number
@@ -162,6 +163,20 @@ pub enum Operation {
         to: Namespace,
         drop_target: bool,
     },
+    /// `op`, routed by a router that saw the namespace at `version`: the
+    /// shard runs it only if it holds the same placement version, and
+    /// answers [`Error::StaleConfig`] otherwise (see [`crate::sharding`]).
+    Versioned {
+        version: ShardVersion,
+        op: Box<Operation>,
+    },
+    /// Installs a newer copy of a collection's placement on this shard (an
+    /// older or equal version is a no-op). A newer incarnation first deletes
+    /// the shard's documents of the namespace (the collection was dropped).
+    InstallRouting {
+        ns: Namespace,
+        routing: CollectionRouting,
+    },
 }
 
 impl Operation {
@@ -176,6 +191,36 @@ impl Operation {
             Operation::DropCollection { .. } => "dropCollection",
             Operation::DropDatabase { .. } => "dropDatabase",
             Operation::RenameCollection { .. } => "renameCollection",
+            Operation::Versioned { op, .. } => op.name(),
+            Operation::InstallRouting { .. } => "installRouting",
+        }
+    }
+
+    /// The namespace whose placement decides where the operation runs (for
+    /// a rename, the source); `None` for database-wide operations.
+    pub fn namespace(&self) -> Option<&Namespace> {
+        match self {
+            Operation::Insert { ns, .. }
+            | Operation::Update { ns, .. }
+            | Operation::Delete { ns, .. }
+            | Operation::FindAndModify { ns, .. }
+            | Operation::CreateCollection { ns, .. }
+            | Operation::DropCollection { ns }
+            | Operation::InstallRouting { ns, .. } => Some(ns),
+            Operation::RenameCollection { from, .. } => Some(from),
+            Operation::Versioned { op, .. } => op.namespace(),
+            Operation::DropDatabase { .. } => None,
+        }
+    }
+
+    /// The database the operation belongs to.
+    pub fn database(&self) -> &str {
+        match self {
+            Operation::DropDatabase { db } => db,
+            other => other
+                .namespace()
+                .map(|ns| ns.db.as_str())
+                .unwrap_or_default(),
         }
     }
 }

@@ -67,6 +67,14 @@ pub enum Error {
     /// A regular expression that cannot be compiled.
     #[error("invalid regular expression: {0}")]
     BadRegex(String),
+    /// The request was routed with a placement version other than the one
+    /// this shard holds for the namespace; the router refreshes and retries.
+    #[error("stale routing for {ns}: routed with version {sent}, shard has {have}")]
+    StaleConfig {
+        ns: String,
+        sent: crate::sharding::ShardVersion,
+        have: crate::sharding::ShardVersion,
+    },
     /// The storage layer failed (I/O, corruption). Not the user's fault.
     #[error("storage error: {0}")]
     Storage(String),
@@ -94,6 +102,7 @@ impl Error {
             Error::IndexNotFound(_) => "IndexNotFound",
             Error::NotSupported(_) => "NotImplemented",
             Error::BadRegex(_) => "BadValue",
+            Error::StaleConfig { .. } => "StaleConfig",
             Error::Storage(_) => "InternalError",
             Error::Encoding(_) => "InternalError",
         }
@@ -115,6 +124,7 @@ impl Error {
             Error::NamespaceExists(_) => 48,
             Error::IndexNotFound(_) => 27,
             Error::NotSupported(_) => 238,
+            Error::StaleConfig { .. } => 13388,
             Error::Storage(_) | Error::Encoding(_) => 1,
         }
     }

@@ -12,6 +12,7 @@
 //!  "C" db 0x00 collection                         CollectionMeta (rmp)
 //!  "D" collection-id(u64 BE) keycode(_id)         document (BSON bytes)
 //!  "M" name                                       engine metadata (rmp)
+//!  "R" db 0x00 collection                         CollectionRouting (rmp): placement
 //!  "S" session(u128 BE)                           SessionRecord (rmp)
 //!  "X" name                                       state stored by the embedder
 //!                                                 (Raft: last applied, membership)
@@ -28,6 +29,7 @@ use crate::command::Namespace;
 const CATALOG: u8 = b'C';
 const DOCUMENT: u8 = b'D';
 const META: u8 = b'M';
+const ROUTING: u8 = b'R';
 const SESSION: u8 = b'S';
 const EMBEDDER: u8 = b'X';
 
@@ -39,6 +41,18 @@ pub fn catalog_key(ns: &Namespace) -> Vec<u8> {
     key.push(0);
     key.extend_from_slice(ns.collection.as_bytes());
     key
+}
+
+/// Key of a namespace's placement record (sharding).
+pub fn routing_key(ns: &Namespace) -> Vec<u8> {
+    let mut key = catalog_key(ns);
+    key[0] = ROUTING;
+    key
+}
+
+/// Prefix of every placement record.
+pub fn routing_prefix() -> Vec<u8> {
+    vec![ROUTING]
 }
 
 /// Prefix of every catalog entry.

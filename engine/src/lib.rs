@@ -33,6 +33,7 @@ pub mod keyspace;
 pub mod mvcc;
 pub mod projection;
 pub mod query;
+pub mod sharding;
 pub mod sort;
 pub mod storage;
 pub mod update;

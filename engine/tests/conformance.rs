@@ -79,6 +79,10 @@ impl LocalApi {
                     .expect("in-memory storage does not fail");
                 dataapi::render_write(action, &applied.result?, mode)
             }
+            Plan::ShardCollection(_) | Plan::Explain { .. } => Err(dataapi::ApiError::bad_request(
+                "IllegalOperation",
+                "the conformance cases do not shard or explain",
+            )),
         }
     }
 }

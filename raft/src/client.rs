@@ -16,6 +16,7 @@ use std::time::{Duration, Instant};
 
 use lauradb_engine::command::{Command, RequestId};
 use lauradb_engine::dataapi::{ReadOutput, ReadRequest};
+use lauradb_engine::sharding::ShardVersion;
 use lauradb_proto::shard::GroupRequest;
 use lauradb_proto::shard::group_service_client::GroupServiceClient;
 use serde::Serialize;
@@ -296,9 +297,21 @@ impl GroupClient {
         request: ReadRequest,
         consistency: ReadConsistency,
     ) -> Result<ReadOutput, ClientError> {
+        self.read_versioned(request, consistency, None).await
+    }
+
+    /// Like [`GroupClient::read`], routed with a placement version the
+    /// replica checks (a mismatch is [`ClientError::StaleConfig`]).
+    pub async fn read_versioned(
+        &self,
+        request: ReadRequest,
+        consistency: ReadConsistency,
+        version: Option<ShardVersion>,
+    ) -> Result<ReadOutput, ClientError> {
         let call = ReadCall {
             request,
             consistency,
+            version,
         };
         let group = self.group;
         let call = &call;
@@ -312,11 +325,13 @@ impl GroupClient {
     pub async fn read_any_replica_unchecked(
         &self,
         request: ReadRequest,
+        version: Option<ShardVersion>,
     ) -> Result<ReadOutput, ClientError> {
         static NEXT: AtomicUsize = AtomicUsize::new(0);
         let call = ReadCall {
             request,
             consistency: ReadConsistency::Local,
+            version,
         };
         let start = NEXT.fetch_add(1, Ordering::Relaxed);
         let mut last = None;

@@ -31,6 +31,14 @@ pub enum ClientError {
     /// The request could not be decoded or is invalid.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// The read was routed with a placement version other than the shard's
+    /// (see `lauradb_engine::sharding`); the router refreshes and retries.
+    #[error("stale routing for {ns}: routed with {sent}, shard has {have}")]
+    StaleConfig {
+        ns: String,
+        sent: lauradb_engine::sharding::ShardVersion,
+        have: lauradb_engine::sharding::ShardVersion,
+    },
     /// A Raft-level failure (membership change refused, node shutting down…).
     #[error("raft: {0}")]
     Raft(String),

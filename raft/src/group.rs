@@ -20,6 +20,7 @@ use std::time::Duration;
 use lauradb_engine::command::Command;
 use lauradb_engine::dataapi::{ReadOutput, ReadRequest, execute_read};
 use lauradb_engine::engine::{Engine, ReadAt};
+use lauradb_engine::sharding::ShardVersion;
 use openraft::async_runtime::watch::WatchReceiver;
 use openraft::error::{ClientWriteError, ForwardToLeader, RaftError};
 use openraft::{ChangeMembers, ReadPolicy, ServerState, TryAsRef};
@@ -50,6 +51,10 @@ pub enum ReadConsistency {
 pub struct ReadCall {
     pub request: ReadRequest,
     pub consistency: ReadConsistency,
+    /// The placement version the router routed with; `None` skips the check
+    /// (catalog reads, tools).
+    #[serde(default)]
+    pub version: Option<ShardVersion>,
 }
 
 /// Membership and leadership actions, and status.
@@ -191,13 +196,12 @@ impl Group {
                     })?;
             }
         }
-        execute_read(&self.engine, &call.request, ReadAt::Latest).map_err(|e| {
-            if e.is_user_error() {
-                ClientError::BadRequest(e.to_string())
-            } else {
-                ClientError::Storage(e.to_string())
-            }
-        })
+        if let Some(sent) = call.version {
+            self.engine
+                .check_routing(call.request.namespace(), sent)
+                .map_err(engine_read_error)?;
+        }
+        execute_read(&self.engine, &call.request, ReadAt::Latest).map_err(engine_read_error)
     }
 
     /// The read index of the leader: this replica's own if it leads,
@@ -354,5 +358,16 @@ impl Group {
                 })
                 .unwrap_or_default(),
         }
+    }
+}
+
+/// How an engine error during a read reaches the client.
+fn engine_read_error(error: lauradb_engine::Error) -> ClientError {
+    match error {
+        lauradb_engine::Error::StaleConfig { ns, sent, have } => {
+            ClientError::StaleConfig { ns, sent, have }
+        }
+        e if e.is_user_error() => ClientError::BadRequest(e.to_string()),
+        e => ClientError::Storage(e.to_string()),
     }
 }

@@ -96,6 +96,7 @@ async fn follower_answers_not_leader_with_a_hint_and_serves_follower_reads() {
             &ReadCall {
                 request: find_all(),
                 consistency: ReadConsistency::Linearizable,
+                version: None,
             },
         )
         .await
@@ -116,6 +117,7 @@ async fn follower_answers_not_leader_with_a_hint_and_serves_follower_reads() {
                     &ReadCall {
                         request: find_all(),
                         consistency: ReadConsistency::Follower,
+                        version: None,
                     },
                 )
                 .await

@@ -2,8 +2,9 @@
 
 use std::future::Future;
 
+use bson::Document;
 use lauradb_engine::command::{Operation, Outcome};
-use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest};
+use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest, ShardCollectionSpec};
 
 /// Executes planned Data API requests. Implementations decide where the data
 /// lives (one local engine, or shard groups); the HTTP layer only parses,
@@ -19,4 +20,18 @@ pub trait Backend: Send + Sync + 'static {
     /// by the backend.
     fn write(&self, operation: Operation)
     -> impl Future<Output = Result<Outcome, ApiError>> + Send;
+
+    /// Shards a collection; answers what was done.
+    fn shard_collection(
+        &self,
+        spec: ShardCollectionSpec,
+    ) -> impl Future<Output = Result<Document, ApiError>> + Send;
+
+    /// Describes how a read is routed; with `execution_stats` also runs it
+    /// and reports what each shard returned.
+    fn explain(
+        &self,
+        request: ReadRequest,
+        execution_stats: bool,
+    ) -> impl Future<Output = Result<Document, ApiError>> + Send;
 }

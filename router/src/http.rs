@@ -134,6 +134,17 @@ async fn handle<B: Backend>(
     match request.into_plan(|| Bson::ObjectId(bson::oid::ObjectId::new()))? {
         Plan::Read(read) => Ok(dataapi::render_read(&state.backend.read(read).await?, mode)),
         Plan::Write(op) => dataapi::render_write(action, &state.backend.write(op).await?, mode),
+        Plan::ShardCollection(spec) => Ok(dataapi::to_json(
+            &Bson::Document(state.backend.shard_collection(spec).await?),
+            mode,
+        )),
+        Plan::Explain {
+            read,
+            execution_stats,
+        } => Ok(dataapi::to_json(
+            &Bson::Document(state.backend.explain(read, execution_stats).await?),
+            mode,
+        )),
     }
 }
 

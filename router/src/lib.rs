@@ -24,7 +24,7 @@ mod http;
 mod local;
 
 pub use backend::Backend;
-pub use cluster::{ClusterBackend, ShardInfo};
+pub use cluster::{ClusterBackend, ClusterOptions, ShardInfo};
 pub use http::{RouterConfig, router};
 pub use local::LocalBackend;
 

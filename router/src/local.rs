@@ -8,8 +8,9 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use bson::Document;
 use lauradb_engine::command::{Command, Operation, Outcome};
-use lauradb_engine::dataapi::{self, ApiError, ReadOutput, ReadRequest};
+use lauradb_engine::dataapi::{self, ApiError, ReadOutput, ReadRequest, ShardCollectionSpec};
 use lauradb_engine::engine::{Engine, ReadAt};
 
 use crate::Backend;
@@ -74,5 +75,39 @@ impl Backend for LocalBackend {
             Ok(applied.result?)
         })
         .await
+    }
+
+    async fn shard_collection(&self, spec: ShardCollectionSpec) -> Result<Document, ApiError> {
+        Err(ApiError::bad_request(
+            "IllegalOperation",
+            format!(
+                "cannot shard {}: this server is a single engine, not a sharded cluster",
+                spec.ns
+            ),
+        ))
+    }
+
+    async fn explain(
+        &self,
+        request: ReadRequest,
+        execution_stats: bool,
+    ) -> Result<Document, ApiError> {
+        let mut out = bson::doc! {
+            "queryPlanner": {
+                "namespace": request.namespace().to_string(),
+                "sharded": false,
+                "winningPlan": { "stage": "LOCAL_ENGINE" },
+            }
+        };
+        if execution_stats {
+            let returned = match self.read(request).await? {
+                ReadOutput::Documents(documents) => documents.len() as i64,
+                ReadOutput::Document(document) => i64::from(document.is_some()),
+                ReadOutput::Count(n) => n as i64,
+                ReadOutput::Values(values) => values.len() as i64,
+            };
+            out.insert("executionStats", bson::doc! { "nReturned": returned });
+        }
+        Ok(out)
     }
 }

@@ -29,6 +29,10 @@ pub enum Action {
     FindOneAndUpdate,
     FindOneAndReplace,
     FindOneAndDelete,
+    CreateCollection,
+    DropCollection,
+    ShardCollection,
+    Explain,
 }
 
 impl FromStr for Action {
@@ -52,6 +56,10 @@ impl FromStr for Action {
             "findOneAndUpdate" => Action::FindOneAndUpdate,
             "findOneAndReplace" => Action::FindOneAndReplace,
             "findOneAndDelete" => Action::FindOneAndDelete,
+            "createCollection" => Action::CreateCollection,
+            "dropCollection" => Action::DropCollection,
+            "shardCollection" => Action::ShardCollection,
+            "explain" => Action::Explain,
             other => return Err(ApiError::unknown_action(other)),
         })
     }
@@ -94,6 +102,10 @@ impl Action {
                 "returnNewDocument",
             ],
             Action::FindOneAndDelete => &["filter", "sort", "projection"],
+            Action::CreateCollection => &["options"],
+            Action::DropCollection => &[],
+            Action::ShardCollection => &["key", "unique", "numInitialChunks", "splitPoints"],
+            Action::Explain => &["filter", "projection", "sort", "limit", "skip", "verbosity"],
         }
     }
 }
@@ -133,6 +145,18 @@ pub enum ReadRequest {
     },
 }
 
+impl ReadRequest {
+    /// The collection the read looks at.
+    pub fn namespace(&self) -> &Namespace {
+        match self {
+            ReadRequest::Find { ns, .. }
+            | ReadRequest::Count { ns, .. }
+            | ReadRequest::EstimatedCount { ns }
+            | ReadRequest::Distinct { ns, .. } => ns,
+        }
+    }
+}
+
 /// What executing a request takes. Built once per request and moved once, so
 /// the size difference between variants costs nothing worth a box.
 #[allow(clippy::large_enum_variant)]
@@ -140,6 +164,31 @@ pub enum ReadRequest {
 pub enum Plan {
     Read(ReadRequest),
     Write(Operation),
+    /// Shard a collection (cluster routers only).
+    ShardCollection(ShardCollectionSpec),
+    /// Say how a `find` is routed; with `execution_stats`, also run it and
+    /// count what each shard returns.
+    Explain {
+        read: ReadRequest,
+        execution_stats: bool,
+    },
+}
+
+/// What `shardCollection` asks for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShardCollectionSpec {
+    pub ns: Namespace,
+    /// The shard key pattern, e.g. `{k: 1}` or `{_id: "hashed"}`.
+    pub key: Document,
+    /// A unique shard key (enforced per chunk only, as in MongoDB, when the
+    /// key is `_id` or the key's values are the documents' identities).
+    pub unique: bool,
+    /// Initial chunks of an empty collection with a hashed key (default:
+    /// two per shard).
+    pub num_initial_chunks: Option<u64>,
+    /// Initial chunk bounds of an empty collection with a ranged key
+    /// (`[{k: 100}, {k: 200}]`); the chunks go round-robin to the shards.
+    pub split_points: Vec<Document>,
 }
 
 impl Request {
@@ -289,6 +338,88 @@ impl Request {
                     upsert,
                     upsert_id: upsert.then(&mut new_id),
                 })
+            }
+            Action::CreateCollection => Plan::Write(Operation::CreateCollection {
+                ns,
+                options: crate::command::CollectionOptions {
+                    raw: opt_doc(b, "options")?,
+                },
+            }),
+            Action::DropCollection => Plan::Write(Operation::DropCollection { ns }),
+            Action::ShardCollection => {
+                let key = req_doc(b, "key")?;
+                let unique = opt_bool(b, "unique")?.unwrap_or(false);
+                let num_initial_chunks = match b.remove("numInitialChunks") {
+                    None | Some(Bson::Null) => None,
+                    Some(v) => {
+                        let n = whole_number("numInitialChunks", &v)?;
+                        Some(
+                            u64::try_from(n)
+                                .ok()
+                                .filter(|n| (1..=8192).contains(n))
+                                .ok_or_else(|| {
+                                    bad(format!(
+                                        "'numInitialChunks' must be between 1 and 8192, got {n}"
+                                    ))
+                                })?,
+                        )
+                    }
+                };
+                let split_points = match b.remove("splitPoints") {
+                    None | Some(Bson::Null) => Vec::new(),
+                    Some(Bson::Array(items)) => items
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, item)| match item {
+                            Bson::Document(d) => Ok(d),
+                            other => Err(bad(format!(
+                                "splitPoints[{i}] must be an object, not {}",
+                                crate::value::type_name(&other)
+                            ))),
+                        })
+                        .collect::<Result<_, _>>()?,
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "'splitPoints' must be an array, not {}",
+                            crate::value::type_name(&other)
+                        )));
+                    }
+                };
+                Plan::ShardCollection(ShardCollectionSpec {
+                    ns,
+                    key,
+                    unique,
+                    num_initial_chunks,
+                    split_points,
+                })
+            }
+            Action::Explain => {
+                let execution_stats = match b.remove("verbosity") {
+                    None | Some(Bson::Null) => false,
+                    Some(Bson::String(v)) if v == "queryPlanner" => false,
+                    Some(Bson::String(v)) if v == "executionStats" || v == "allPlansExecution" => {
+                        true
+                    }
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "'verbosity' must be \"queryPlanner\", \"executionStats\" or \"allPlansExecution\", not {other}"
+                        )));
+                    }
+                };
+                Plan::Explain {
+                    read: ReadRequest::Find {
+                        ns,
+                        options: FindOptions {
+                            filter: opt_doc(b, "filter")?,
+                            sort: opt_doc(b, "sort")?,
+                            projection: opt_doc(b, "projection")?,
+                            skip: opt_count(b, "skip")?,
+                            limit: opt_limit(b)?,
+                        },
+                        one: false,
+                    },
+                    execution_stats,
+                }
             }
             Action::Aggregate => {
                 return Err(ApiError::from(Error::NotSupported(

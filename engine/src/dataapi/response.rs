@@ -77,6 +77,8 @@ impl From<Error> for ApiError {
     fn from(error: Error) -> ApiError {
         let status = match &error {
             Error::DuplicateKey { .. } => 409,
+            // Only reaches a client when a router gave up refreshing.
+            Error::StaleConfig { .. } => 503,
             e if !e.is_user_error() => 500,
             _ => 400,
         };

@@ -262,6 +262,18 @@ impl Engine {
         }
     }
 
+    /// This shard's copy of a namespace's placement (default: unsharded,
+    /// never dropped).
+    pub fn routing(&self, ns: &Namespace) -> crate::sharding::CollectionRouting {
+        self.catalog().routing(ns).cloned().unwrap_or_default()
+    }
+
+    /// Checks that a read routed with `sent` may run here (see
+    /// [`crate::sharding`]); [`Error::StaleConfig`] otherwise.
+    pub fn check_routing(&self, ns: &Namespace, sent: crate::sharding::ShardVersion) -> Result<()> {
+        check_version(self.catalog().routing(ns), ns, sent)
+    }
+
     /// Registers a reader at `ts` so GC keeps the versions it may need.
     fn register_reader(&self, ts: u64) -> ReaderGuard<'_> {
         if let Ok(mut readers) = self.readers.lock() {
@@ -290,6 +302,24 @@ impl Drop for ReaderGuard<'_> {
     }
 }
 
+/// The placement check shared by reads and writes.
+fn check_version(
+    have: Option<&crate::sharding::CollectionRouting>,
+    ns: &Namespace,
+    sent: crate::sharding::ShardVersion,
+) -> Result<()> {
+    let have = have.map(|r| r.version).unwrap_or_default();
+    if sent.routes_like(&have) {
+        Ok(())
+    } else {
+        Err(Error::StaleConfig {
+            ns: ns.to_string(),
+            sent,
+            have,
+        })
+    }
+}
+
 /// Reads the catalog as of `ts` from storage.
 fn load_catalog(mvcc: &Mvcc, ts: u64) -> Result<Catalog> {
     let mut entries = Vec::new();
@@ -303,7 +333,12 @@ fn load_catalog(mvcc: &Mvcc, ts: u64) -> Result<Catalog> {
         Some(bytes) => rmp_serde::from_slice(&bytes)?,
         None => 1,
     };
-    Ok(Catalog::from_entries(entries, next_id))
+    let mut routing = Vec::new();
+    for item in mvcc.scan_prefix(&keyspace::routing_prefix(), ts) {
+        let (key, value) = item?;
+        routing.push((parse_catalog_key(&key)?, rmp_serde::from_slice(&value)?));
+    }
+    Ok(Catalog::from_entries(entries, next_id).with_routing(routing))
 }
 
 fn parse_catalog_key(key: &[u8]) -> Result<Namespace> {
@@ -320,5 +355,7 @@ fn parse_catalog_key(key: &[u8]) -> Result<Namespace> {
     Ok(Namespace::new(db, coll))
 }
 
+#[cfg(test)]
+mod sharding_tests;
 #[cfg(test)]
 mod tests;

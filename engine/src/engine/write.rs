@@ -17,6 +17,7 @@ use crate::document;
 use crate::keyspace;
 use crate::projection::Projection;
 use crate::query::Filter;
+use crate::sharding::{CollectionRouting, ShardKeyPattern};
 use crate::sort::SortSpec;
 use crate::update::{Update, UpdateContext};
 use crate::{Error, Result};
@@ -145,7 +146,110 @@ impl Tx<'_> {
                 to,
                 drop_target,
             } => self.rename(from, to, *drop_target),
+            Operation::Versioned { version, op } => {
+                if matches!(
+                    **op,
+                    Operation::Versioned { .. } | Operation::InstallRouting { .. }
+                ) {
+                    return Err(Error::BadValue(format!(
+                        "a {} operation cannot be routed with a version",
+                        op.name()
+                    )));
+                }
+                if let Some(ns) = op.namespace() {
+                    super::check_version(self.catalog().get().routing(ns), ns, *version)?;
+                }
+                self.run(op)
+            }
+            Operation::InstallRouting { ns, routing } => self.install_routing(ns, routing),
         }
+    }
+
+    // ── placement (see crate::sharding) ────────────────────────────────────
+
+    /// The shard key of `ns` when it is sharded (as this shard knows it).
+    fn shard_key(&self, ns: &Namespace) -> Option<(ShardKeyPattern, CollectionRouting)> {
+        let routing = self.catalog().get().routing(ns)?.clone();
+        Some((routing.key.clone()?, routing))
+    }
+
+    /// Refuses a document this shard does not own (or whose shard key is
+    /// not a valid one). Routers never send such documents; this is the
+    /// shard's own guard against orphans.
+    fn check_owned(&self, ns: &Namespace, doc: &Document) -> Result<()> {
+        let Some((key, routing)) = self.shard_key(ns) else {
+            return Ok(());
+        };
+        let routing_key = key.routing_key_of(doc)?;
+        if routing.owns(&routing_key) {
+            return Ok(());
+        }
+        Err(Error::BadValue(format!(
+            "the document with shard key {:?} belongs to a chunk another shard owns in {ns} (version {})",
+            key.values_of(doc)?,
+            routing.version
+        )))
+    }
+
+    /// Refuses an update that changes a document's shard key.
+    fn check_shard_key_unchanged(
+        &self,
+        ns: &Namespace,
+        old: &Document,
+        new: &Document,
+    ) -> Result<()> {
+        let Some((key, _)) = self.shard_key(ns) else {
+            return Ok(());
+        };
+        let before = key.values_of(old)?;
+        let after = key.values_of(new)?;
+        if key.routing_key(&before) == key.routing_key(&after) {
+            return Ok(());
+        }
+        Err(Error::ImmutableField(format!(
+            "the update would change the shard key {} of a document in the sharded collection {ns} from {before:?} to {after:?}; shard key values cannot be changed",
+            key.to_document()
+        )))
+    }
+
+    fn install_routing(&mut self, ns: &Namespace, new: &CollectionRouting) -> CommandResult {
+        catalog::validate_namespace(ns)?;
+        let have = self
+            .catalog()
+            .get()
+            .routing(ns)
+            .cloned()
+            .unwrap_or_default();
+        if new.version <= have.version {
+            return Ok(Outcome::Done);
+        }
+        if new.incarnation > have.incarnation {
+            self.drop_collection(ns)?;
+        } else if new.version.epoch != have.version.epoch
+            && let Some(key) = &new.key
+            && let Some(collection_id) = self.collection_id(ns)
+        {
+            // Sharding a collection that has documents: all of them must be
+            // owned here, or they would become orphans nobody can reach.
+            for item in self
+                .engine
+                .mvcc
+                .scan_prefix(&keyspace::documents_prefix(collection_id), u64::MAX)
+            {
+                let (_, bytes) = item?;
+                let doc = document::decode_stored(&bytes)?;
+                if !new.owns(&key.routing_key_of(&doc)?) {
+                    return Err(Error::BadValue(format!(
+                        "cannot shard {ns} this way: the document with _id {} would land in a chunk of another shard; documents were written while sharding, retry shardCollection",
+                        document::id_of(&doc).cloned().unwrap_or(Bson::Null)
+                    )));
+                }
+            }
+        }
+        self.writes
+            .put(keyspace::routing_key(ns), rmp_serde::to_vec_named(new)?);
+        self.catalog_mut().set_routing(ns.clone(), new.clone());
+        Ok(Outcome::Done)
     }
 
     // ── catalog helpers ────────────────────────────────────────────────────
@@ -245,6 +349,7 @@ impl Tx<'_> {
         } else {
             document::encode_for_storage(&document::ensure_id_first(doc.clone(), || Bson::Null))?
         };
+        self.check_owned(ns, doc)?;
         let key = keyspace::document_key(collection_id, &id);
         if self.writes.contains(&self.engine.mvcc, &key)? {
             return Err(duplicate_id(ns, &id));
@@ -316,6 +421,7 @@ impl Tx<'_> {
                 old_id.map(|id| id.to_string()).unwrap_or_default()
             )));
         }
+        self.check_shard_key_unchanged(ns, &candidate.document, &applied.document)?;
         let document = document::ensure_id_first(applied.document, || Bson::Null);
         let bytes = document::encode_for_storage(&document).map_err(|e| with_namespace(e, ns))?;
         self.writes.put(candidate.key.clone(), bytes);
@@ -526,6 +632,11 @@ impl Tx<'_> {
         let Some(meta) = self.catalog().get().get(from).cloned() else {
             return Err(Error::NamespaceNotFound(from.to_string()));
         };
+        if self.shard_key(from).is_some() || self.shard_key(to).is_some() {
+            return Err(Error::NotSupported(format!(
+                "renaming sharded collections ({from} → {to})"
+            )));
+        }
         if from == to {
             return Err(Error::BadValue(format!("cannot rename {from} to itself")));
         }

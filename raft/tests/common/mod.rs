@@ -232,6 +232,7 @@ impl Cluster {
                 &ReadCall {
                     request: find_all(),
                     consistency: ReadConsistency::Local,
+                    version: None,
                 },
             )
             .await

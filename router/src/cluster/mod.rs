@@ -7,10 +7,18 @@
 //! ```text
 //!  config.shards     { _id: <shard group id>, members: [{ node, addr }] }
 //!  config.databases  { _id: <database name>, primary: <shard group id> }
+//!  config.collections, config.counters: sharded collections ([`catalog`])
 //! ```
 //!
-//! Every collection lives on its database's **primary shard** (sharded
-//! collections, chunks and their versions come with the sharding issue).
+//! An unsharded collection lives on its database's **primary shard**; a
+//! sharded one is spread over chunks ([`placement`]). Reads go to the shards
+//! the filter targets and are merged here ([`reads`]); writes are split per
+//! shard ([`writes`]); `shardCollection` and drops change the catalog and the
+//! shards' copies of it ([`admin`]). Every shard request carries the
+//! placement version it was routed with; on `StaleConfig` the router either
+//! reloads the catalog (it was behind) or installs the catalog's placement on
+//! the shard (the shard was behind), then retries.
+//!
 //! A database gets its primary on its first write: the router picks the shard
 //! holding the fewest databases and inserts the catalog document; if another
 //! router won the race, the insert fails with a duplicate key and this router
@@ -21,17 +29,52 @@
 //! leader applied them. A shard with no reachable leader answers 503 with a
 //! retry hint; a timed-out write is reported as indeterminate, never failed.
 
-use std::collections::BTreeMap;
+mod admin;
+pub mod catalog;
+pub mod placement;
+mod reads;
+mod writes;
+
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, RwLock};
 
 use bson::{Bson, Document, doc};
 use lauradb_engine::command::{Command, Namespace, Operation, Outcome};
-use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest};
+use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest, ShardCollectionSpec};
 use lauradb_engine::engine::FindOptions;
+use lauradb_engine::sharding::{ShardKeyPattern, ShardVersion};
 use lauradb_raft::network::ChannelPool;
 use lauradb_raft::{ClientError, GroupClient, GroupId, NodeId, ReadConsistency};
 
 use crate::Backend;
+use placement::Placement;
+
+/// How often a request is re-routed after `StaleConfig` before giving up.
+const MAX_ROUTE_ATTEMPTS: usize = 6;
+
+/// Router behaviour that is not about where the cluster is.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterOptions {
+    /// Consistency of document reads (see [`ClusterBackend::with_options`]).
+    pub read_consistency: ReadConsistency,
+    /// Development switch: shard every new collection with this key
+    /// (`{_id: "hashed"}`), so every path runs through scatter-gather.
+    pub shard_new_collections: Option<ShardKeyPattern>,
+}
+
+/// Why one shard request did not produce a result.
+pub(crate) enum RouteError {
+    /// The router's placement is older than the shard's: reload and re-route.
+    Stale,
+    /// Anything else, as the client will see it.
+    Api(ApiError),
+}
+
+impl From<ApiError> for RouteError {
+    fn from(error: ApiError) -> Self {
+        RouteError::Api(error)
+    }
+}
 
 /// The Raft group that holds the catalog.
 pub const CONFIG_GROUP: GroupId = 0;
@@ -56,17 +99,18 @@ struct Inner {
     config: Arc<GroupClient>,
     shards: RwLock<BTreeMap<GroupId, CachedShard>>,
     databases: RwLock<BTreeMap<String, GroupId>>,
-    consistency: ReadConsistency,
+    placements: RwLock<HashMap<Namespace, Arc<Placement>>>,
+    options: ClusterOptions,
 }
 
-/// The wall clock a write's `$currentDate`/`$$NOW` use (decided here,
-/// before proposing, never inside `apply`).
 /// A shard's members as the catalog listed them, and a client for them.
 struct CachedShard {
     members: Vec<(NodeId, String)>,
     client: Arc<GroupClient>,
 }
 
+/// The wall clock a write's `$currentDate`/`$$NOW` use (decided here,
+/// before proposing, never inside `apply`).
 fn now_millis() -> i64 {
     i64::try_from(lauradb_raft::clock::wall_millis()).unwrap_or(i64::MAX)
 }
@@ -88,37 +132,20 @@ pub fn api_error(error: ClientError) -> ApiError {
             "ShardUnavailable",
             format!("shard {group} is not served at the catalog's address; retry"),
         ),
+        ClientError::StaleConfig { ns, .. } => ApiError::new(
+            503,
+            "StaleConfig",
+            format!("the placement of {ns} kept changing while routing; retry"),
+        )
+        .with_field("retryAfterMs", serde_json::json!(100)),
         ClientError::Raft(message) | ClientError::Storage(message) => {
             ApiError::new(500, "InternalError", message)
         }
     }
 }
 
-/// The namespace an operation writes to (its database decides the shard).
-fn database_of(op: &Operation) -> &str {
-    match op {
-        Operation::Insert { ns, .. }
-        | Operation::Update { ns, .. }
-        | Operation::Delete { ns, .. }
-        | Operation::FindAndModify { ns, .. }
-        | Operation::CreateCollection { ns, .. }
-        | Operation::DropCollection { ns } => &ns.db,
-        Operation::DropDatabase { db } => db,
-        Operation::RenameCollection { from, .. } => &from.db,
-    }
-}
-
-fn namespace_of(request: &ReadRequest) -> &Namespace {
-    match request {
-        ReadRequest::Find { ns, .. }
-        | ReadRequest::Count { ns, .. }
-        | ReadRequest::EstimatedCount { ns }
-        | ReadRequest::Distinct { ns, .. } => ns,
-    }
-}
-
 /// What a read of a database that does not exist yet returns.
-fn empty_output(request: &ReadRequest) -> ReadOutput {
+pub(crate) fn empty_output(request: &ReadRequest) -> ReadOutput {
     match request {
         ReadRequest::Find { one: true, .. } => ReadOutput::Document(None),
         ReadRequest::Find { one: false, .. } => ReadOutput::Documents(Vec::new()),
@@ -127,11 +154,11 @@ fn empty_output(request: &ReadRequest) -> ReadOutput {
     }
 }
 
-fn catalog_error(message: impl Into<String>) -> ApiError {
+pub(crate) fn catalog_error(message: impl Into<String>) -> ApiError {
     ApiError::new(500, "CatalogError", message)
 }
 
-fn find(collection: &str, filter: Document) -> ReadRequest {
+pub(crate) fn find(collection: &str, filter: Document) -> ReadRequest {
     ReadRequest::Find {
         ns: Namespace::new(CONFIG_DB, collection),
         options: FindOptions {
@@ -165,17 +192,17 @@ fn shard_from_document(document: &Document) -> Option<ShardInfo> {
 impl ClusterBackend {
     /// A backend that finds the catalog in the config group at `config_members`.
     pub fn new(config_members: Vec<(NodeId, String)>, pool: ChannelPool) -> ClusterBackend {
-        ClusterBackend::with_read_consistency(config_members, pool, ReadConsistency::Linearizable)
+        ClusterBackend::with_options(config_members, pool, ClusterOptions::default())
     }
 
-    /// Like [`ClusterBackend::new`], with the consistency of document reads.
-    /// `Local` is *unsafe* here: each read goes to the next replica in
+    /// Like [`ClusterBackend::new`], with options. A `Local` read
+    /// consistency is *unsafe* here: each read goes to the next replica in
     /// round-robin order with no check, so it can return stale data (the
     /// Jepsen suite uses it to show that its checker catches that).
-    pub fn with_read_consistency(
+    pub fn with_options(
         config_members: Vec<(NodeId, String)>,
         pool: ChannelPool,
-        consistency: ReadConsistency,
+        options: ClusterOptions,
     ) -> ClusterBackend {
         ClusterBackend {
             inner: Arc::new(Inner {
@@ -183,7 +210,8 @@ impl ClusterBackend {
                 pool,
                 shards: RwLock::new(BTreeMap::new()),
                 databases: RwLock::new(BTreeMap::new()),
-                consistency,
+                placements: RwLock::new(HashMap::new()),
+                options,
             }),
         }
     }
@@ -212,7 +240,7 @@ impl ClusterBackend {
         self.refresh_shards().await
     }
 
-    async fn config_write(&self, op: Operation) -> Result<Outcome, ApiError> {
+    pub(crate) async fn config_write(&self, op: Operation) -> Result<Outcome, ApiError> {
         let response = self
             .inner
             .config
@@ -231,7 +259,10 @@ impl ClusterBackend {
         }
     }
 
-    async fn config_read(&self, request: ReadRequest) -> Result<Vec<Document>, ApiError> {
+    pub(crate) async fn config_read(
+        &self,
+        request: ReadRequest,
+    ) -> Result<Vec<Document>, ApiError> {
         match self
             .inner
             .config
@@ -410,70 +441,233 @@ impl ClusterBackend {
     }
 }
 
-impl Backend for ClusterBackend {
-    async fn read(&self, request: ReadRequest) -> Result<ReadOutput, ApiError> {
-        let db = namespace_of(&request).db.clone();
-        let Some(shard) = self.lookup_primary(&db).await? else {
-            return Ok(empty_output(&request));
+impl ClusterBackend {
+    /// The placement of `ns` (cached). `None` when its database does not
+    /// exist and `create` is false. With `create`, a new database gets a
+    /// primary shard, and a new collection is sharded when the
+    /// shard-new-collections switch is on.
+    pub(crate) async fn placement(
+        &self,
+        ns: &Namespace,
+        create: bool,
+    ) -> Result<Option<Arc<Placement>>, ApiError> {
+        if let Some(cached) = self
+            .inner
+            .placements
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(ns)
+        {
+            return Ok(Some(cached.clone()));
+        }
+        let mut entry = self.collection_entry(ns).await?;
+        if entry.is_none()
+            && create
+            && let Some(key) = self.inner.options.shard_new_collections.clone()
+        {
+            self.shard_collection_now(ShardCollectionSpec {
+                ns: ns.clone(),
+                key: key.to_document(),
+                unique: false,
+                num_initial_chunks: None,
+                split_points: Vec::new(),
+            })
+            .await?;
+            entry = self.collection_entry(ns).await?;
+        }
+        let primary = if create {
+            self.primary_or_assign(&ns.db).await?
+        } else {
+            match self.lookup_primary(&ns.db).await? {
+                Some(primary) => primary,
+                None => return Ok(None),
+            }
         };
-        let client = self.shard_client(shard).await?;
-        let result = match self.inner.consistency {
-            ReadConsistency::Local => client.read_any_replica_unchecked(request).await,
-            consistency => client.read(request, consistency).await,
-        };
-        self.on_shard_error(result).await
+        let placement = Arc::new(match entry {
+            Some(entry) => entry.placement(primary)?,
+            None => Placement {
+                ns: ns.clone(),
+                version: ShardVersion::UNSHARDED,
+                incarnation: 0,
+                primary,
+                sharding: None,
+            },
+        });
+        self.inner
+            .placements
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(ns.clone(), placement.clone());
+        Ok(Some(placement))
     }
 
-    async fn write(&self, operation: Operation) -> Result<Outcome, ApiError> {
-        let db = database_of(&operation).to_string();
-        if let Operation::RenameCollection { from, to, .. } = &operation
-            && from.db != to.db
-        {
-            let (a, b) = (
-                self.primary_or_assign(&from.db).await?,
-                self.primary_or_assign(&to.db).await?,
-            );
-            if a != b {
-                return Err(ApiError::bad_request(
-                    "IllegalOperation",
-                    format!(
-                        "cannot rename across databases on different shards ({} is on shard {a}, {} on shard {b})",
-                        from.db, to.db
-                    ),
-                ));
-            }
-        }
-        let dropping_database = matches!(operation, Operation::DropDatabase { .. });
-        let shard = if dropping_database {
-            match self.lookup_primary(&db).await? {
-                Some(shard) => shard,
-                None => return Ok(Outcome::Done),
-            }
-        } else {
-            self.primary_or_assign(&db).await?
-        };
+    /// Drops the cached placement of `ns` (and its database's primary).
+    pub(crate) fn forget_placement(&self, ns: &Namespace) {
+        self.inner
+            .placements
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(ns);
+        self.forget_database(&ns.db);
+    }
+
+    /// Installs the placement's view for `shard` on that shard.
+    async fn install(&self, shard: GroupId, placement: &Placement) -> Result<(), ApiError> {
         let client = self.shard_client(shard).await?;
         let result = client
             .write(Command {
                 request: None,
                 now_millis: now_millis(),
-                op: operation,
+                op: Operation::InstallRouting {
+                    ns: placement.ns.clone(),
+                    routing: placement.routing_for(shard),
+                },
             })
             .await;
-        let response = self.on_shard_error(result).await?;
-        let outcome = match response.result {
-            Some(result) => result?,
-            None => return Err(catalog_error("the shard answered a write without a result")),
-        };
-        if dropping_database {
-            self.config_write(Operation::Delete {
-                ns: Namespace::new(CONFIG_DB, "databases"),
-                filter: doc! { "_id": &db },
-                multi: false,
-            })
-            .await?;
-            self.forget_database(&db);
+        match self.on_shard_error(result).await?.result {
+            Some(result) => result.map(|_| ()).map_err(ApiError::from),
+            None => Err(catalog_error(
+                "the shard answered an install without a result",
+            )),
         }
-        Ok(outcome)
+    }
+
+    /// What to do about a `StaleConfig` answer: install our newer placement
+    /// on a shard that is behind (then retry there), or report that this
+    /// router is behind.
+    async fn on_stale(
+        &self,
+        shard: GroupId,
+        placement: &Placement,
+        have: ShardVersion,
+    ) -> Result<(), RouteError> {
+        if have > placement.version {
+            tracing::debug!(ns = %placement.ns, %have, ours = %placement.version, "router placement is stale; reloading");
+            self.forget_placement(&placement.ns);
+            return Err(RouteError::Stale);
+        }
+        tracing::debug!(ns = %placement.ns, shard, %have, ours = %placement.version, "shard placement is stale; installing");
+        self.install(shard, placement).await?;
+        Ok(())
+    }
+
+    /// Runs a write on one shard, routed with `placement`'s version.
+    pub(crate) async fn shard_write(
+        &self,
+        shard: GroupId,
+        placement: &Placement,
+        op: Operation,
+    ) -> Result<Outcome, RouteError> {
+        let client = self.shard_client(shard).await?;
+        let command = Command {
+            request: None,
+            now_millis: now_millis(),
+            op: Operation::Versioned {
+                version: placement.version,
+                op: Box::new(op),
+            },
+        };
+        for _ in 0..MAX_ROUTE_ATTEMPTS {
+            let result = client.write(command.clone()).await;
+            let response = self.on_shard_error(result).await?;
+            match response.result {
+                Some(Err(lauradb_engine::Error::StaleConfig { have, .. })) => {
+                    self.on_stale(shard, placement, have).await?;
+                }
+                Some(result) => return result.map_err(|e| RouteError::Api(e.into())),
+                None => {
+                    return Err(RouteError::Api(catalog_error(
+                        "the shard answered a write without a result",
+                    )));
+                }
+            }
+        }
+        Err(RouteError::Stale)
+    }
+
+    /// Runs a read on one shard, routed with `placement`'s version.
+    pub(crate) async fn shard_read(
+        &self,
+        shard: GroupId,
+        placement: &Placement,
+        request: ReadRequest,
+    ) -> Result<ReadOutput, RouteError> {
+        let client = self.shard_client(shard).await?;
+        let version = Some(placement.version);
+        for _ in 0..MAX_ROUTE_ATTEMPTS {
+            let result = match self.inner.options.read_consistency {
+                ReadConsistency::Local => {
+                    client
+                        .read_any_replica_unchecked(request.clone(), version)
+                        .await
+                }
+                consistency => {
+                    client
+                        .read_versioned(request.clone(), consistency, version)
+                        .await
+                }
+            };
+            match result {
+                Err(ClientError::StaleConfig { have, .. }) => {
+                    self.on_stale(shard, placement, have).await?;
+                }
+                other => return Ok(self.on_shard_error(other).await?),
+            }
+        }
+        Err(RouteError::Stale)
+    }
+
+    /// Runs `attempt` with the current placement of `ns`, again with a
+    /// reloaded one while it reports [`RouteError::Stale`]. Only for work
+    /// that has no effect when it reports `Stale`.
+    pub(crate) async fn with_placement<T, F, Fut>(
+        &self,
+        ns: &Namespace,
+        create: bool,
+        absent: impl FnOnce() -> T,
+        mut attempt: F,
+    ) -> Result<T, ApiError>
+    where
+        F: FnMut(Arc<Placement>) -> Fut,
+        Fut: std::future::Future<Output = Result<T, RouteError>>,
+    {
+        for _ in 0..MAX_ROUTE_ATTEMPTS {
+            let Some(placement) = self.placement(ns, create).await? else {
+                return Ok(absent());
+            };
+            match attempt(placement).await {
+                Err(RouteError::Stale) => continue,
+                Err(RouteError::Api(error)) => return Err(error),
+                Ok(value) => return Ok(value),
+            }
+        }
+        Err(ApiError::new(
+            503,
+            "StaleConfig",
+            format!("the placement of {ns} kept changing while routing; retry"),
+        )
+        .with_field("retryAfterMs", serde_json::json!(100)))
+    }
+}
+
+impl Backend for ClusterBackend {
+    async fn read(&self, request: ReadRequest) -> Result<ReadOutput, ApiError> {
+        self.routed_read(request).await
+    }
+
+    async fn write(&self, operation: Operation) -> Result<Outcome, ApiError> {
+        self.routed_write(operation).await
+    }
+
+    async fn shard_collection(&self, spec: ShardCollectionSpec) -> Result<Document, ApiError> {
+        self.shard_collection_now(spec).await
+    }
+
+    async fn explain(
+        &self,
+        request: ReadRequest,
+        execution_stats: bool,
+    ) -> Result<Document, ApiError> {
+        self.explain_read(request, execution_stats).await
     }
 }

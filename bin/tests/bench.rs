@@ -1,0 +1,96 @@
+//! `lauradb bench` against a real `lauradb dev`: the load tool preloads its
+//! keys, runs a short ycsb-a level, reports operations and no errors.
+//!
+//! The server is started on a free port; the test waits for the line it
+//! prints once it is ready (no sleeps), runs the bench binary as a user
+//! would, and reads the `--json` results.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_lauradb");
+
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Starts `lauradb dev --ephemeral` and returns once it says it is ready.
+fn start_dev(addr: &str) -> Server {
+    let mut child = Command::new(BIN)
+        .args(["dev", "--ephemeral", "--http-addr", addr])
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("start lauradb dev");
+    let stdout = child.stdout.take().expect("stdout");
+    let server = Server(child);
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if line.contains("is ready on") {
+                let _ = tx.send(());
+            }
+        }
+    });
+    rx.recv_timeout(Duration::from_secs(120))
+        .expect("lauradb dev said it was ready within 120 s");
+    server
+}
+
+#[test]
+fn bench_ycsb_a_against_dev_reports_ops_and_no_errors() {
+    let addr = format!("127.0.0.1:{}", free_port());
+    let _server = start_dev(&addr);
+    let dir = tempfile::tempdir().unwrap();
+    let json_path = dir.path().join("bench.json");
+    let out = Command::new(BIN)
+        .args(["bench", "--url", &format!("http://{addr}")])
+        .args(["--seconds", "2", "--warmup", "0", "--clients", "2"])
+        .args(["--workload", "ycsb-a", "--keys", "300"])
+        .arg("--json")
+        .arg(&json_path)
+        .env("RUST_LOG", "warn")
+        .output()
+        .expect("run lauradb bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "bench failed\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    assert!(
+        stdout.starts_with("workload  target   clients  ops/s"),
+        "table on stdout:\n{stdout}"
+    );
+    assert!(stderr.contains("preload: 300 keys written"), "{stderr}");
+
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&json_path).expect("JSON written")).unwrap();
+    let results = doc["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{doc}");
+    let row = &results[0];
+    assert_eq!(row["workload"], "ycsb-a");
+    assert_eq!(row["target"], "lauradb");
+    assert_eq!(row["clients"], 2);
+    assert!(row["ops"].as_u64().unwrap() > 0, "{row}");
+    assert!(row["ops_per_sec"].as_f64().unwrap() > 0.0, "{row}");
+    assert!(row["p99_ms"].as_f64().unwrap() > 0.0, "{row}");
+    assert_eq!(row["errors"], 0, "{row}\n{stderr}");
+    assert_eq!(row["warmup_errors"], 0, "{row}");
+}

@@ -1,0 +1,449 @@
+//! Sharding end to end: `lauradb dev` (a config group and 3 shards × 3
+//! replicas over loopback gRPC, and a router) plus a second router process.
+//!
+//! * Collections sharded by a ranged and by a hashed key spread 10,000
+//!   documents over all shards, target single shards where the filter
+//!   allows, and answer a battery of reads and writes exactly like an
+//!   unsharded collection holding the same documents.
+//! * A router whose cached catalog is stale (another router dropped,
+//!   recreated and resharded the collection) still answers correctly.
+//! * Bad sharding requests get clear 4xx errors.
+
+mod common;
+
+use std::collections::BTreeSet;
+
+use common::Server;
+use serde_json::{Value, json};
+
+const DB: &str = "shardtest";
+const DOCS: i64 = 10_000;
+
+fn body(collection: &str, mut fields: Value) -> Value {
+    fields["database"] = json!(DB);
+    fields["collection"] = json!(collection);
+    fields
+}
+
+fn document(i: i64) -> Value {
+    let mut d = json!({
+        "_id": i,
+        "k": (i * 7) % 10_007,
+        "g": i % 17,
+        "s": format!("s{:05}", (i * 31) % 10_000),
+        "arr": [i % 5, i % 3],
+        "nested": {"x": i % 11},
+    });
+    if i % 13 != 0 {
+        d["opt"] = json!(i % 4);
+    }
+    d
+}
+
+fn explain(server: &Server, collection: &str, filter: Value) -> Value {
+    server.ok(
+        "explain",
+        body(
+            collection,
+            json!({"filter": filter, "verbosity": "executionStats"}),
+        ),
+    )
+}
+
+fn stage(explained: &Value) -> (&str, usize) {
+    let plan = &explained["queryPlanner"]["winningPlan"];
+    (
+        plan["stage"].as_str().unwrap(),
+        plan["shards"].as_array().unwrap().len(),
+    )
+}
+
+/// Each shard's share of a whole-collection scan.
+fn spread(server: &Server, collection: &str) -> Vec<i64> {
+    let explained = explain(server, collection, json!({}));
+    assert_eq!(explained["executionStats"]["nReturned"], json!(DOCS));
+    explained["executionStats"]["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["nReturned"].as_i64().unwrap())
+        .collect()
+}
+
+#[test]
+fn sharded_collections_answer_like_an_unsharded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::dev(dir.path(), &["--ephemeral"]);
+    server.ok(
+        "shardCollection",
+        body(
+            "ranged",
+            json!({"key": {"k": 1}, "splitPoints": [{"k": 3333}, {"k": 6666}]}),
+        ),
+    );
+    server.ok(
+        "shardCollection",
+        body("hashed", json!({"key": {"_id": "hashed"}})),
+    );
+    let collections = ["plain", "ranged", "hashed"];
+    for start in (0..DOCS).step_by(1000) {
+        let docs: Vec<Value> = (start..start + 1000).map(document).collect();
+        for (n, c) in collections.iter().enumerate() {
+            let reply = server.ok(
+                "insertMany",
+                body(c, json!({"documents": docs, "ordered": n != 2})),
+            );
+            assert_eq!(reply["insertedIds"].as_array().unwrap().len(), 1000);
+        }
+    }
+
+    // Spread over all three shards, and nothing lost or doubled.
+    for c in ["ranged", "hashed"] {
+        let shares = spread(&server, c);
+        assert_eq!(shares.len(), 3, "{c}: {shares:?}");
+        assert!(shares.iter().all(|n| *n > 1000), "{c}: {shares:?}");
+    }
+
+    // Targeting.
+    assert_eq!(
+        stage(&explain(&server, "ranged", json!({"k": 42}))),
+        ("SINGLE_SHARD", 1)
+    );
+    assert_eq!(
+        stage(&explain(
+            &server,
+            "ranged",
+            json!({"k": {"$gte": 100, "$lt": 200}})
+        )),
+        ("SINGLE_SHARD", 1)
+    );
+    assert_eq!(
+        stage(&explain(
+            &server,
+            "ranged",
+            json!({"k": {"$gte": 3000, "$lt": 4000}})
+        )),
+        ("SHARD_MERGE", 2)
+    );
+    assert_eq!(
+        stage(&explain(&server, "hashed", json!({"_id": 42, "g": 1}))),
+        ("SINGLE_SHARD", 1)
+    );
+    let (_, shards) = stage(&explain(&server, "hashed", json!({"_id": {"$in": [1, 2]}})));
+    assert!(
+        (1..=2).contains(&shards),
+        "an $in of two ids asks at most two shards"
+    );
+    assert_eq!(
+        stage(&explain(&server, "hashed", json!({"g": 3}))),
+        ("SHARD_MERGE", 3)
+    );
+    assert_eq!(
+        stage(&explain(&server, "plain", json!({"g": 3}))),
+        ("SINGLE_SHARD", 1)
+    );
+
+    // The same reads give the same answers.
+    let reads: Vec<(&str, Value)> = vec![
+        ("find", json!({"filter": {"g": 3}, "sort": {"k": 1}})),
+        (
+            "find",
+            json!({"filter": {"g": {"$in": [1, 2]}}, "sort": {"s": -1, "_id": 1}, "skip": 17, "limit": 25}),
+        ),
+        (
+            "find",
+            json!({"filter": {"k": {"$gte": 3000, "$lt": 7000}}, "sort": {"_id": -1}, "limit": 40, "projection": {"k": 1, "s": 1}}),
+        ),
+        (
+            "find",
+            json!({"filter": {"arr": 4, "opt": {"$exists": false}}, "sort": {"nested.x": 1, "_id": 1}}),
+        ),
+        (
+            "find",
+            json!({"filter": {"$or": [{"k": {"$lt": 50}}, {"s": {"$regex": "^s000"}}]}, "sort": {"k": -1}, "skip": 3}),
+        ),
+        (
+            "find",
+            json!({"filter": {"arr": {"$elemMatch": {"$gt": 3}}}, "sort": {"arr": 1, "_id": 1}, "limit": 30, "projection": {"arr.$": 1}}),
+        ),
+        (
+            "find",
+            json!({"filter": {}, "sort": {"opt": 1, "_id": 1}, "skip": 9990}),
+        ),
+        (
+            "find",
+            json!({"filter": {"_id": {"$gt": 9000}}, "sort": {"g": 1, "_id": -1}, "limit": 7, "projection": {"_id": 0, "g": 1}}),
+        ),
+        ("findOne", json!({"filter": {"g": 5}, "sort": {"k": -1}})),
+        ("findOne", json!({"filter": {"k": 700}})),
+        ("countDocuments", json!({"filter": {"g": {"$lt": 5}}})),
+        (
+            "countDocuments",
+            json!({"filter": {"g": {"$lt": 5}}, "skip": 100, "limit": 1000}),
+        ),
+        (
+            "countDocuments",
+            json!({"filter": {"opt": null}, "skip": 10}),
+        ),
+        ("estimatedDocumentCount", json!({})),
+        (
+            "distinct",
+            json!({"key": "g", "filter": {"k": {"$lt": 5000}}}),
+        ),
+        ("distinct", json!({"key": "arr", "filter": {}})),
+    ];
+    for (action, args) in &reads {
+        let expected = server.ok(action, body("plain", args.clone()));
+        for c in ["ranged", "hashed"] {
+            assert_eq!(
+                server.ok(action, body(c, args.clone())),
+                expected,
+                "{action} {args} on {c}"
+            );
+        }
+    }
+    // Without a sort, order is up to the shards; the set is not.
+    let unsorted = |c: &str| -> BTreeSet<String> {
+        server.ok("find", body(c, json!({"filter": {"nested.x": 4}})))["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| d.to_string())
+            .collect()
+    };
+    assert_eq!(unsorted("ranged"), unsorted("plain"));
+    assert_eq!(unsorted("hashed"), unsorted("plain"));
+
+    // The same writes have the same effects.
+    let writes: Vec<(&str, Value)> = vec![
+        (
+            "updateMany",
+            json!({"filter": {"g": 3}, "update": {"$inc": {"opt": 10}}}),
+        ),
+        (
+            "updateOne",
+            json!({"filter": {"s": "s00062"}, "update": {"$set": {"touched": true}}}),
+        ),
+        ("deleteOne", json!({"filter": {"s": "s00031"}})),
+        ("deleteMany", json!({"filter": {"nested.x": 10}})),
+        (
+            "findOneAndUpdate",
+            json!({"filter": {"g": 6}, "sort": {"k": -1}, "update": {"$set": {"top": true}}, "returnDocument": "after"}),
+        ),
+        (
+            "findOneAndDelete",
+            json!({"filter": {"g": 7}, "sort": {"s": 1}}),
+        ),
+        (
+            "replaceOne",
+            json!({"filter": {"_id": 77}, "replacement": {"k": 539, "replaced": 1}}),
+        ),
+        (
+            "updateOne",
+            json!({"filter": {"s": "nowhere"}, "update": {"$set": {"k": 5, "new": true}}, "upsert": true}),
+        ),
+        (
+            "updateOne",
+            json!({"filter": {"g": 99}, "update": {"$set": {"k": 9}}}),
+        ),
+    ];
+    for (action, args) in &writes {
+        let mut replies = collections
+            .iter()
+            .map(|c| server.ok(action, body(c, args.clone())));
+        let mut expected = replies.next().unwrap();
+        let upserted = expected
+            .as_object_mut()
+            .unwrap()
+            .remove("upsertedId")
+            .is_some();
+        for mut reply in replies {
+            assert_eq!(
+                reply
+                    .as_object_mut()
+                    .unwrap()
+                    .remove("upsertedId")
+                    .is_some(),
+                upserted,
+                "{action} {args}"
+            );
+            assert_eq!(reply, expected, "{action} {args}");
+        }
+    }
+    let snapshot = |c: &str| {
+        server.ok(
+            "find",
+            body(
+                c,
+                json!({"filter": {}, "sort": {"_id": 1}, "projection": {"_id": 0}}),
+            ),
+        )
+    };
+    let expected = snapshot("plain");
+    assert_eq!(snapshot("ranged"), expected);
+    assert_eq!(snapshot("hashed"), expected);
+
+    // Shard keys are immutable.
+    let (status, reply) = server.post(
+        "updateOne",
+        &body(
+            "ranged",
+            json!({"filter": {"_id": 2}, "update": {"$set": {"k": 9_999}}}),
+        )
+        .to_string(),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(
+        reply.contains("ImmutableField") && reply.contains("shard key"),
+        "{reply}"
+    );
+    let (status, reply) = server.post(
+        "insertOne",
+        &body("ranged", json!({"document": {"k": [1, 2]}})).to_string(),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("cannot be an array"), "{reply}");
+}
+
+#[test]
+fn a_router_with_a_stale_catalog_still_answers_correctly() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = Server::dev(dir.path(), &[]);
+    let layout: Value =
+        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
+    let config_servers = layout["nodes"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .map(|(id, addr)| format!("{id}={}", addr.as_str().unwrap()))
+        .collect::<Vec<_>>()
+        .join(",");
+    let b = Server::router(&config_servers, &[]);
+    let c = "stale";
+    let count =
+        |s: &Server| s.ok("countDocuments", body(c, json!({"filter": {}})))["count"].clone();
+
+    // B shards the collection; A learns that placement.
+    b.ok(
+        "shardCollection",
+        body(c, json!({"key": {"_id": "hashed"}})),
+    );
+    let old: Vec<Value> = (0..100).map(|i| json!({"_id": i, "v": "old"})).collect();
+    b.ok("insertMany", body(c, json!({"documents": old})));
+    assert_eq!(count(&a), json!(100));
+
+    // B drops and recreates it unsharded; A's cache still says "sharded".
+    b.ok("dropCollection", body(c, json!({})));
+    let new: Vec<Value> = (0..10).map(|i| json!({"_id": i, "v": "new"})).collect();
+    b.ok("insertMany", body(c, json!({"documents": new})));
+    let seen = a.ok("find", body(c, json!({"filter": {}, "sort": {"_id": 1}})));
+    assert_eq!(seen["documents"], json!(new));
+    a.ok(
+        "insertOne",
+        body(c, json!({"document": {"_id": 1000, "v": "from a"}})),
+    );
+    assert_eq!(count(&b), json!(11));
+
+    // B shards it again (it has documents: every chunk stays on the primary).
+    b.ok("shardCollection", body(c, json!({"key": {"v": 1}})));
+    let reply = a.ok(
+        "updateMany",
+        body(
+            c,
+            json!({"filter": {"v": "new"}, "update": {"$set": {"w": 1}}}),
+        ),
+    );
+    assert_eq!(reply["matchedCount"], json!(10));
+    a.ok(
+        "insertOne",
+        body(c, json!({"document": {"_id": 2000, "v": "z"}})),
+    );
+    assert_eq!(count(&b), json!(12));
+
+    // B drops it and shards a fresh one by hashed _id; A writes land where B looks.
+    b.ok("dropCollection", body(c, json!({})));
+    b.ok(
+        "shardCollection",
+        body(c, json!({"key": {"_id": "hashed"}})),
+    );
+    for i in 0..30 {
+        a.ok(
+            "insertOne",
+            body(c, json!({"document": {"_id": i, "v": "fresh"}})),
+        );
+    }
+    assert_eq!(count(&b), json!(30));
+    assert_eq!(count(&a), json!(30));
+    for i in [0, 7, 29] {
+        let found = b.ok("findOne", body(c, json!({"filter": {"_id": i}})));
+        assert_eq!(found["document"]["v"], json!("fresh"), "document {i}");
+    }
+}
+
+#[test]
+fn bad_sharding_requests_get_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::dev(
+        dir.path(),
+        &["--ephemeral", "--shards", "2", "--replicas", "1"],
+    );
+    let cases = [
+        (
+            "shardCollection",
+            body("x", json!({"key": {"k": "sideways"}})),
+            "must be 1 or \\\"hashed\\\"",
+        ),
+        (
+            "shardCollection",
+            body("x", json!({})),
+            "missing required field 'key'",
+        ),
+        (
+            "shardCollection",
+            body("x", json!({"key": {"a": "hashed", "b": 1}})),
+            "exactly one field",
+        ),
+        (
+            "shardCollection",
+            body("x", json!({"key": {"k": 1}, "splitPoints": [{"other": 1}]})),
+            "does not match the shard key",
+        ),
+        (
+            "shardCollection",
+            body(
+                "x",
+                json!({"key": {"k": 1}, "splitPoints": [{"k": 5}, {"k": 1}]}),
+            ),
+            "empty or reversed",
+        ),
+        (
+            "shardCollection",
+            body("x", json!({"key": {"k": 1}, "numInitialChunks": 0})),
+            "between 1 and 8192",
+        ),
+        (
+            "shardCollection",
+            json!({"database": "config", "collection": "shards", "key": {"k": 1}}),
+            "config database",
+        ),
+        (
+            "explain",
+            body("x", json!({"verbosity": "loud"})),
+            "'verbosity' must be",
+        ),
+    ];
+    for (action, request, message) in cases {
+        let (status, reply) = server.post(action, &request.to_string());
+        assert_eq!(status, 400, "{request}: {reply}");
+        assert!(reply.contains(message), "{request}: {reply}");
+    }
+    server.ok("shardCollection", body("y", json!({"key": {"k": 1}})));
+    let again = server.ok("shardCollection", body("y", json!({"key": {"k": 1}})));
+    assert_eq!(again["alreadySharded"], json!(true));
+    let (status, reply) = server.post(
+        "shardCollection",
+        &body("y", json!({"key": {"_id": "hashed"}})).to_string(),
+    );
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("AlreadyInitialized"), "{reply}");
+}
