@@ -99,7 +99,13 @@ pub fn run_all(api: &mut dyn Api, include: impl Fn(&str) -> bool, label: &str) {
 
 fn sanitize(id: &str) -> String {
     id.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || c == '_' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -351,8 +357,7 @@ pub fn run_case(api: &mut dyn Api, case: &Value, main: &str) -> Result<(), Strin
     for (coll, docs) in setups {
         if docs.as_array().is_some_and(|d| !d.is_empty()) {
             let body = body_for(&coll, &json!({"documents": docs}));
-            let (status, resp) =
-                api.send("insertMany", body.to_string().as_bytes(), false);
+            let (status, resp) = api.send("insertMany", body.to_string().as_bytes(), false);
             if status != 200 {
                 return Err(format!("setup insertMany failed: {status} {resp}"));
             }
@@ -407,4 +412,3 @@ fn substitute(v: &Value, names: &[(String, String)]) -> Value {
         other => other.clone(),
     }
 }
-
