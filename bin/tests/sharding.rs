@@ -60,14 +60,9 @@ fn stage(explained: &Value) -> (&str, usize) {
 
 /// Each shard's share of a whole-collection scan.
 fn spread(server: &Server, collection: &str) -> Vec<i64> {
-    let explained = explain(server, collection, json!({}));
-    assert_eq!(explained["executionStats"]["nReturned"], json!(DOCS));
-    explained["executionStats"]["shards"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["nReturned"].as_i64().unwrap())
-        .collect()
+    let shares = spread_of(server, collection);
+    assert_eq!(shares.iter().sum::<i64>(), DOCS);
+    shares
 }
 
 #[test]
@@ -446,4 +441,85 @@ fn bad_sharding_requests_get_clear_errors() {
     );
     assert_eq!(status, 400, "{reply}");
     assert!(reply.contains("AlreadyInitialized"), "{reply}");
+}
+
+#[test]
+fn catalog_actions_and_bulk_writes_span_every_shard() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::dev(
+        dir.path(),
+        &["--ephemeral", "--shards", "2", "--replicas", "1"],
+    );
+    server.ok(
+        "shardCollection",
+        body("a", json!({"key": {"_id": "hashed"}})),
+    );
+    let docs: Vec<Value> = (0..50).map(|i| json!({"_id": i, "n": i})).collect();
+    server.ok("insertMany", body("a", json!({"documents": docs})));
+    server.ok("insertOne", body("b", json!({"document": {"x": 1}})));
+    assert_eq!(spread_of(&server, "a").len(), 2);
+
+    let listed = server.ok("listCollections", json!({"database": DB}));
+    let names: Vec<&str> = listed["collections"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["a", "b"]);
+    let databases = server.ok("listDatabases", json!({}));
+    let ours: Vec<&Value> = databases["databases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["name"] == DB)
+        .collect();
+    assert_eq!(ours.len(), 1, "{databases}");
+    assert!(ours[0]["sizeOnDisk"].as_i64().unwrap() > 0);
+    let indexes = server.ok("listIndexes", body("a", json!({})));
+    assert_eq!(indexes["indexes"][0]["name"], json!("_id_"));
+
+    let reply = server.ok(
+        "bulkWrite",
+        body(
+            "a",
+            json!({"operations": [
+                {"insertOne": {"document": {"_id": 100, "n": 100}}},
+                {"updateOne": {"filter": {"n": 7}, "update": {"$set": {"seven": true}}}},
+                {"deleteMany": {"filter": {"n": {"$gte": 40}}}},
+            ]}),
+        ),
+    );
+    assert_eq!(reply["insertedCount"], json!(1));
+    assert_eq!(reply["matchedCount"], json!(1));
+    assert_eq!(reply["deletedCount"], json!(11));
+
+    server.ok("dropDatabase", json!({"database": DB}));
+    let databases = server.ok("listDatabases", json!({}));
+    assert!(
+        !databases["databases"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["name"] == DB),
+        "{databases}"
+    );
+    assert_eq!(
+        server.ok("countDocuments", body("a", json!({"filter": {}})))["count"],
+        json!(0)
+    );
+    // The collection can be used again; it is unsharded now.
+    server.ok("insertOne", body("a", json!({"document": {"_id": 1}})));
+    let explained = explain(&server, "a", json!({}));
+    assert_eq!(explained["queryPlanner"]["sharded"], json!(false));
+}
+
+/// Each owning shard's share of a whole-collection scan.
+fn spread_of(server: &Server, collection: &str) -> Vec<i64> {
+    explain(server, collection, json!({}))["executionStats"]["shards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["nReturned"].as_i64().unwrap())
+        .collect()
 }

@@ -174,13 +174,14 @@ def main():
     if args.json_out:
         with open(args.json_out, "w") as f:
             json.dump({"machine": machine(), "lauradb": args.lauradb_version,
-                       "etcd": args.etcd_version, "run": run,
+                       "etcd": args.etcd_version,
+                       "run": {k: v for k, v in run.items() if k not in ("url", "databases")},
                        "results": list(rows.values())}, f, indent=2)
             f.write("\n")
     if args.svg:
         with open(args.svg, "w") as f:
-            f.write(svg(rows, f"LauraDB vs etcd {args.etcd_version}: closed-loop ops/s, "
-                              f"3 replicas each, fsync on commit, {os.cpu_count()}-core machine"))
+            f.write(svg(rows, f"LauraDB vs etcd {args.etcd_version}: closed-loop ops/s over HTTP/JSON, "
+                              f"3 replicas each, one {os.cpu_count()}-core machine"))
         print(f"chart: {args.svg}")
     r = ratio(rows.get(("put", 64, MAIN)), rows.get(("put", 64, ETCD)))
     print(f"put_c64_ratio={r:.2f}" if r is not None else "put_c64_ratio=nan")

@@ -74,9 +74,12 @@ impl LocalApi {
                     .expect("in-memory storage does not fail");
                 dataapi::render_write(action, &applied.result?, mode)
             }
-            Plan::ShardCollection(_) | Plan::Explain { .. } => Err(dataapi::ApiError::bad_request(
+            Plan::ShardCollection(_)
+            | Plan::Explain { .. }
+            | Plan::BulkWrite { .. }
+            | Plan::Answer(_) => Err(dataapi::ApiError::bad_request(
                 "IllegalOperation",
-                "the conformance cases do not shard or explain",
+                "the conformance cases use only the Data API v1 actions",
             )),
         }
     }

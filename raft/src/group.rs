@@ -196,9 +196,11 @@ impl Group {
                     })?;
             }
         }
-        if let Some(sent) = call.version {
+        if let Some(sent) = call.version
+            && let Some(ns) = call.request.namespace()
+        {
             self.engine
-                .check_routing(call.request.namespace(), sent)
+                .check_routing(ns, sent)
                 .map_err(engine_read_error)?;
         }
         execute_read(&self.engine, &call.request, ReadAt::Latest).map_err(engine_read_error)

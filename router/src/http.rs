@@ -134,6 +134,11 @@ async fn handle<B: Backend>(
     match request.into_plan(|| Bson::ObjectId(bson::oid::ObjectId::new()))? {
         Plan::Read(read) => Ok(dataapi::render_read(&state.backend.read(read).await?, mode)),
         Plan::Write(op) => dataapi::render_write(action, &state.backend.write(op).await?, mode),
+        Plan::BulkWrite {
+            operations,
+            ordered,
+        } => crate::bulk::bulk_write(&state.backend, operations, ordered, mode).await,
+        Plan::Answer(document) => Ok(dataapi::to_json(&Bson::Document(document), mode)),
         Plan::ShardCollection(spec) => Ok(dataapi::to_json(
             &Bson::Document(state.backend.shard_collection(spec).await?),
             mode,
@@ -225,6 +230,19 @@ fn metric_action_label(name: &str) -> &'static str {
         "findOneAndUpdate",
         "findOneAndReplace",
         "findOneAndDelete",
+        "createCollection",
+        "dropCollection",
+        "shardCollection",
+        "explain",
+        "listCollections",
+        "listDatabases",
+        "dropDatabase",
+        "listIndexes",
+        "createIndex",
+        "dropIndex",
+        "bulkWrite",
+        "getMore",
+        "killCursors",
     ];
     KNOWN
         .iter()
@@ -348,5 +366,137 @@ mod tests {
             .0,
             200
         );
+    }
+
+    #[tokio::test]
+    async fn catalog_actions_and_bulk_writes() {
+        let app = app(&[]);
+        let post = |action: &'static str, body: Value| {
+            let app = app.clone();
+            async move { call(&app, &format!("/action/{action}"), &[], &body.to_string()).await }
+        };
+        let (status, body) = post(
+            "bulkWrite",
+            json!({"database": "d", "collection": "c", "operations": [
+                {"insertOne": {"document": {"_id": 1, "n": 1}}},
+                {"insertOne": {"document": {"_id": 2, "n": 2}}},
+                {"updateOne": {"filter": {"_id": 1}, "update": {"$inc": {"n": 10}}}},
+                {"updateMany": {"filter": {"_id": 9}, "update": {"$set": {"n": 0}}, "upsert": true}},
+                {"replaceOne": {"filter": {"_id": 2}, "replacement": {"n": 20}}},
+                {"deleteOne": {"filter": {"_id": 9}}},
+            ]}),
+        )
+        .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(
+            body,
+            json!({"insertedCount": 2, "matchedCount": 2, "modifiedCount": 2, "deletedCount": 1,
+                   "upsertedCount": 1, "insertedIds": {"0": 1, "1": 2}, "upsertedIds": {"3": 9}})
+        );
+        // Ordered: stops at the duplicate; unordered: goes on.
+        let ops = json!([
+            {"insertOne": {"document": {"_id": 1}}},
+            {"insertOne": {"document": {"_id": 3}}},
+        ]);
+        let (status, body) = post(
+            "bulkWrite",
+            json!({"database": "d", "collection": "c", "operations": ops}),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["insertedCount"], 0);
+        assert_eq!(body["writeErrors"][0]["index"], 0);
+        let (status, body) = post(
+            "bulkWrite",
+            json!({"database": "d", "collection": "c", "operations": ops, "ordered": false}),
+        )
+        .await;
+        assert_eq!(status, 409, "{body}");
+        assert_eq!(body["insertedCount"], 1);
+        let (status, body) = post(
+            "bulkWrite",
+            json!({"database": "d", "collection": "c", "operations": [{"frob": {}}]}),
+        )
+        .await;
+        assert_eq!(status, 400);
+        assert!(
+            body["error"]
+                .as_str()
+                .unwrap()
+                .contains("not a bulkWrite operation")
+        );
+
+        post(
+            "createCollection",
+            json!({"database": "d", "collection": "e"}),
+        )
+        .await;
+        let (_, body) = post("listCollections", json!({"database": "d"})).await;
+        let names: Vec<&str> = body["collections"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap())
+            .collect();
+        assert_eq!(names, vec!["c", "e"]);
+        let (_, body) = post("listDatabases", json!({})).await;
+        assert_eq!(body["databases"][0]["name"], "d");
+        let (status, body) = post("listIndexes", json!({"database": "d", "collection": "c"})).await;
+        assert_eq!(
+            (status, body),
+            (
+                200,
+                json!({"indexes": [{"v": 2, "key": {"_id": 1}, "name": "_id_"}]})
+            )
+        );
+        let (status, _) = post(
+            "listIndexes",
+            json!({"database": "d", "collection": "nope"}),
+        )
+        .await;
+        assert_eq!(status, 400);
+        let (status, body) = post(
+            "createIndex",
+            json!({"database": "d", "collection": "c", "key": {"_id": 1}}),
+        )
+        .await;
+        assert_eq!((status, body["name"].clone()), (200, json!("_id_")));
+        let (status, body) = post(
+            "createIndex",
+            json!({"database": "d", "collection": "c", "key": {"n": 1}}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (400, json!("NotImplemented"))
+        );
+        let (status, body) = post(
+            "dropIndex",
+            json!({"database": "d", "collection": "c", "name": "_id_"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (400, json!("InvalidOptions"))
+        );
+        let (status, body) = post(
+            "dropIndex",
+            json!({"database": "d", "collection": "c", "name": "n_1"}),
+        )
+        .await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (400, json!("IndexNotFound"))
+        );
+        let (status, _) = post(
+            "dropCollection",
+            json!({"database": "d", "collection": "e"}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, _) = post("dropDatabase", json!({"database": "d"})).await;
+        assert_eq!(status, 200);
+        let (_, body) = post("listDatabases", json!({})).await;
+        assert_eq!(body, json!({"databases": []}));
     }
 }

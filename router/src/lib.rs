@@ -19,6 +19,7 @@
 //! [`Backend`], so the HTTP layer does not care which it serves.
 
 mod backend;
+mod bulk;
 pub mod cluster;
 mod http;
 mod local;

@@ -94,7 +94,7 @@ impl Backend for LocalBackend {
     ) -> Result<Document, ApiError> {
         let mut out = bson::doc! {
             "queryPlanner": {
-                "namespace": request.namespace().to_string(),
+                "namespace": request.namespace().map(ToString::to_string),
                 "sharded": false,
                 "winningPlan": { "stage": "LOCAL_ENGINE" },
             }
@@ -105,6 +105,7 @@ impl Backend for LocalBackend {
                 ReadOutput::Document(document) => i64::from(document.is_some()),
                 ReadOutput::Count(n) => n as i64,
                 ReadOutput::Values(values) => values.len() as i64,
+                ReadOutput::Listing { items, .. } => items.len() as i64,
             };
             out.insert("executionStats", bson::doc! { "nReturned": returned });
         }

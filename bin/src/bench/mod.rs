@@ -75,8 +75,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "bench")]
     database: String,
     /// Spread the clients over this many LauraDB databases (`<database>0`,
-    /// `<database>1`, ...). A database lives on one shard, so this is how
-    /// load reaches every shard of a cluster.
+    /// `<database>1`, ...). An unsharded collection lives on its database's
+    /// primary shard, so this spreads load over shards without sharding.
     #[arg(long, default_value_t = 1)]
     databases: usize,
     /// LauraDB collection (`insert` writes to `<collection>_insert_<unix time>`).

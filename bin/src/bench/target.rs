@@ -12,8 +12,8 @@
 //!   `/v3/kv/range` from the key to the end of the `k…` keys, limit 10.
 //!
 //! With several databases (`--databases`), each client keeps to one of
-//! them: a database lives on one shard, so this is how load reaches every
-//! shard of a cluster until collections can be sharded.
+//! them: an unsharded collection lives on its database's primary shard, so
+//! this spreads load over the shards of a cluster without sharding.
 //!
 //! An answer is good when its status is 2xx and, where the key must exist
 //! (read, update), the body shows that it did: a read that finds nothing is

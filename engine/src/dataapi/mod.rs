@@ -24,7 +24,7 @@ mod request;
 mod response;
 
 pub use json::{JsonMode, document_from_json, to_json};
-pub use request::{Action, Plan, ReadRequest, Request, ShardCollectionSpec};
+pub use request::{Action, BulkOperation, Plan, ReadRequest, Request, ShardCollectionSpec};
 pub use response::{ApiError, ReadOutput, render_error, render_read, render_write};
 
 use crate::engine::{Engine, ReadAt};
@@ -58,5 +58,36 @@ pub fn execute_read(
         ReadRequest::Distinct { ns, key, filter } => {
             ReadOutput::Values(engine.distinct(ns, key, filter, at)?)
         }
+        ReadRequest::ListCollections { db } => ReadOutput::Listing {
+            field: "collections".into(),
+            items: engine
+                .list_collections(db)
+                .into_iter()
+                .map(|c| bson::doc! { "name": c.name, "type": "collection", "options": c.options })
+                .collect(),
+        },
+        ReadRequest::ListDatabases => ReadOutput::Listing {
+            field: "databases".into(),
+            items: engine
+                .list_databases()?
+                .into_iter()
+                .map(|d| bson::doc! { "name": d.name, "sizeOnDisk": d.size_bytes as i64, "empty": d.collections == 0 })
+                .collect(),
+        },
+        ReadRequest::ListIndexes { ns } => ReadOutput::Listing {
+            field: "indexes".into(),
+            items: engine
+                .collection_stats(ns)?
+                .indexes
+                .into_iter()
+                .map(|i| {
+                    let mut d = bson::doc! { "v": 2, "key": i.key, "name": i.name };
+                    if i.unique && d.get_str("name").ok() != Some("_id_") {
+                        d.insert("unique", true);
+                    }
+                    d
+                })
+                .collect(),
+        },
     })
 }

@@ -33,6 +33,21 @@ pub enum Action {
     DropCollection,
     ShardCollection,
     Explain,
+    ListCollections,
+    ListDatabases,
+    DropDatabase,
+    ListIndexes,
+    CreateIndex,
+    DropIndex,
+    BulkWrite,
+}
+
+/// What a request addresses: one collection, one database, or the cluster.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    Collection,
+    Database,
+    Cluster,
 }
 
 impl FromStr for Action {
@@ -60,6 +75,13 @@ impl FromStr for Action {
             "dropCollection" => Action::DropCollection,
             "shardCollection" => Action::ShardCollection,
             "explain" => Action::Explain,
+            "listCollections" => Action::ListCollections,
+            "listDatabases" => Action::ListDatabases,
+            "dropDatabase" => Action::DropDatabase,
+            "listIndexes" => Action::ListIndexes,
+            "createIndex" => Action::CreateIndex,
+            "dropIndex" => Action::DropIndex,
+            "bulkWrite" => Action::BulkWrite,
             other => return Err(ApiError::unknown_action(other)),
         })
     }
@@ -106,6 +128,19 @@ impl Action {
             Action::DropCollection => &[],
             Action::ShardCollection => &["key", "unique", "numInitialChunks", "splitPoints"],
             Action::Explain => &["filter", "projection", "sort", "limit", "skip", "verbosity"],
+            Action::ListCollections | Action::ListDatabases | Action::DropDatabase => &[],
+            Action::ListIndexes => &[],
+            Action::CreateIndex => &["key", "name", "unique"],
+            Action::DropIndex => &["name", "key"],
+            Action::BulkWrite => &["operations", "ordered"],
+        }
+    }
+
+    fn scope(self) -> Scope {
+        match self {
+            Action::ListDatabases => Scope::Cluster,
+            Action::ListCollections | Action::DropDatabase => Scope::Database,
+            _ => Scope::Collection,
         }
     }
 }
@@ -143,16 +178,29 @@ pub enum ReadRequest {
         #[serde(with = "crate::wire::document")]
         filter: Document,
     },
+    /// The collections of a database.
+    ListCollections {
+        db: String,
+    },
+    /// Every database that has a collection.
+    ListDatabases,
+    /// The indexes of a collection.
+    ListIndexes {
+        ns: Namespace,
+    },
 }
 
 impl ReadRequest {
-    /// The collection the read looks at.
-    pub fn namespace(&self) -> &Namespace {
+    /// The collection the read looks at (`None` for database- and
+    /// cluster-wide listings).
+    pub fn namespace(&self) -> Option<&Namespace> {
         match self {
             ReadRequest::Find { ns, .. }
             | ReadRequest::Count { ns, .. }
             | ReadRequest::EstimatedCount { ns }
-            | ReadRequest::Distinct { ns, .. } => ns,
+            | ReadRequest::Distinct { ns, .. }
+            | ReadRequest::ListIndexes { ns } => Some(ns),
+            ReadRequest::ListCollections { .. } | ReadRequest::ListDatabases => None,
         }
     }
 }
@@ -166,12 +214,28 @@ pub enum Plan {
     Write(Operation),
     /// Shard a collection (cluster routers only).
     ShardCollection(ShardCollectionSpec),
+    /// Several writes, one after the other (not atomic, as in MongoDB);
+    /// ordered ones stop at the first error.
+    BulkWrite {
+        operations: Vec<BulkOperation>,
+        ordered: bool,
+    },
+    /// Answered without touching data (e.g. `createIndex` of the `_id`
+    /// index, which always exists).
+    Answer(Document),
     /// Say how a `find` is routed; with `execution_stats`, also run it and
     /// count what each shard returns.
     Explain {
         read: ReadRequest,
         execution_stats: bool,
     },
+}
+
+/// One write of a `bulkWrite`, with the action whose response shape it has.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BulkOperation {
+    pub action: Action,
+    pub op: Operation,
 }
 
 /// What `shardCollection` asks for.
@@ -207,8 +271,21 @@ impl Request {
 
     /// Builds a request from an already parsed body.
     pub fn from_document(action: Action, mut body: Document) -> Result<Request, ApiError> {
-        let database = take_string(&mut body, "database")?;
-        let collection = take_string(&mut body, "collection")?;
+        let scope = action.scope();
+        let database = match scope {
+            Scope::Cluster => {
+                body.remove("database");
+                String::new()
+            }
+            _ => take_string(&mut body, "database")?,
+        };
+        let collection = match scope {
+            Scope::Collection => take_string(&mut body, "collection")?,
+            _ => {
+                body.remove("collection");
+                String::new()
+            }
+        };
         if let Some(source) = body.remove("dataSource")
             && !matches!(source, Bson::String(_))
         {
@@ -421,6 +498,92 @@ impl Request {
                     execution_stats,
                 }
             }
+            Action::ListCollections => Plan::Read(ReadRequest::ListCollections { db: ns.db }),
+            Action::ListDatabases => Plan::Read(ReadRequest::ListDatabases),
+            Action::DropDatabase => Plan::Write(Operation::DropDatabase { db: ns.db }),
+            Action::ListIndexes => Plan::Read(ReadRequest::ListIndexes { ns }),
+            Action::CreateIndex => {
+                let key = req_doc(b, "key")?;
+                let name = match b.remove("name") {
+                    None | Some(Bson::Null) => None,
+                    Some(Bson::String(name)) => Some(name),
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "'name' must be a string, not {}",
+                            crate::value::type_name(&other)
+                        )));
+                    }
+                };
+                opt_bool(b, "unique")?;
+                let is_id = key.len() == 1
+                    && key
+                        .get("_id")
+                        .and_then(crate::value::Number::from_bson)
+                        .map(|n| n.as_f64())
+                        == Some(1.0);
+                if !is_id {
+                    return Err(ApiError::from(Error::NotSupported(format!(
+                        "index {key}: only the _id index exists until secondary indexes land"
+                    ))));
+                }
+                if name.as_deref().is_some_and(|n| n != "_id_") {
+                    return Err(bad("the _id index is always named '_id_'"));
+                }
+                Plan::Answer(bson::doc! { "name": "_id_", "note": "the _id index always exists" })
+            }
+            Action::DropIndex => {
+                let name = match (b.remove("name"), b.remove("key")) {
+                    (Some(Bson::String(name)), None) => name,
+                    (None, Some(Bson::Document(key))) => {
+                        if key.len() == 1 && key.contains_key("_id") {
+                            "_id_".to_string()
+                        } else {
+                            return Err(ApiError::from(Error::IndexNotFound(key.to_string())));
+                        }
+                    }
+                    _ => {
+                        return Err(bad(
+                            "dropIndex needs exactly one of 'name' (a string) or 'key' (an object)",
+                        ));
+                    }
+                };
+                if name == "_id_" {
+                    return Err(ApiError::bad_request(
+                        "InvalidOptions",
+                        "cannot drop the _id index",
+                    ));
+                }
+                return Err(ApiError::from(Error::IndexNotFound(format!(
+                    "{name} on {ns}"
+                ))));
+            }
+            Action::BulkWrite => {
+                let ordered = opt_bool(b, "ordered")?.unwrap_or(true);
+                let items = match b.remove("operations") {
+                    Some(Bson::Array(items)) if !items.is_empty() => items,
+                    Some(Bson::Array(_)) => return Err(bad("'operations' must not be empty")),
+                    Some(other) => {
+                        return Err(bad(format!(
+                            "'operations' must be an array, not {}",
+                            crate::value::type_name(&other)
+                        )));
+                    }
+                    None => return Err(bad("missing required field 'operations'")),
+                };
+                let mut operations = Vec::with_capacity(items.len());
+                for (i, item) in items.into_iter().enumerate() {
+                    operations.push(bulk_operation(
+                        i,
+                        item,
+                        &ns,
+                        &mut new_id as &mut dyn FnMut() -> Bson,
+                    )?);
+                }
+                Plan::BulkWrite {
+                    operations,
+                    ordered,
+                }
+            }
             Action::Aggregate => {
                 return Err(ApiError::from(Error::NotSupported(
                     "the aggregate action (aggregation pipelines arrive with the aggregation issue)".into(),
@@ -428,6 +591,58 @@ impl Request {
             }
         };
         Ok(plan)
+    }
+}
+
+/// One `bulkWrite` entry: `{insertOne: {document}}`, `{updateOne: {filter,
+/// update, upsert, arrayFilters}}`, `{updateMany: …}`, `{replaceOne:
+/// {filter, replacement, upsert}}`, `{deleteOne: {filter}}` or
+/// `{deleteMany: {filter}}` — each checked like the action of that name.
+fn bulk_operation(
+    index: usize,
+    item: Bson,
+    ns: &Namespace,
+    new_id: &mut dyn FnMut() -> Bson,
+) -> Result<BulkOperation, ApiError> {
+    let Bson::Document(item) = item else {
+        return Err(bad(format!("operations[{index}] must be an object")));
+    };
+    let mut entries = item.into_iter();
+    let (Some((name, Bson::Document(mut fields))), None) = (entries.next(), entries.next()) else {
+        return Err(bad(format!(
+            "operations[{index}] must be an object with one field naming the write, e.g. {{\"insertOne\": {{\"document\": …}}}}"
+        )));
+    };
+    let action = match name.as_str() {
+        "insertOne" => Action::InsertOne,
+        "updateOne" => Action::UpdateOne,
+        "updateMany" => Action::UpdateMany,
+        "replaceOne" => Action::ReplaceOne,
+        "deleteOne" => Action::DeleteOne,
+        "deleteMany" => Action::DeleteMany,
+        other => {
+            return Err(bad(format!(
+                "operations[{index}]: '{other}' is not a bulkWrite operation (insertOne, updateOne, updateMany, replaceOne, deleteOne, deleteMany)"
+            )));
+        }
+    };
+    if let Some(unknown) = fields
+        .keys()
+        .find(|k| !action.fields().contains(&k.as_str()))
+    {
+        return Err(bad(format!(
+            "operations[{index}]: unknown field '{unknown}' for {name}"
+        )));
+    }
+    fields.insert("database", ns.db.clone());
+    fields.insert("collection", ns.collection.clone());
+    let request = Request::from_document(action, fields)?;
+    match request.into_plan(&mut *new_id).map_err(|mut e| {
+        e.message = format!("operations[{index}]: {}", e.message);
+        e
+    })? {
+        Plan::Write(op) => Ok(BulkOperation { action, op }),
+        _ => Err(bad(format!("operations[{index}] is not a write"))),
     }
 }
 

@@ -109,6 +109,13 @@ pub enum ReadOutput {
     Document(#[serde(with = "crate::wire::opt_document")] Option<Document>),
     Count(u64),
     Values(#[serde(with = "crate::wire::values")] Vec<Bson>),
+    /// `listCollections`, `listDatabases`, `listIndexes`: rendered as
+    /// `{field: [...]}`.
+    Listing {
+        field: String,
+        #[serde(with = "crate::wire::documents")]
+        items: Vec<Document>,
+    },
 }
 
 /// The success body of a read.
@@ -122,6 +129,11 @@ pub fn render_read(output: &ReadOutput, mode: JsonMode) -> Value {
         ReadOutput::Count(n) => json!({"count": n}),
         ReadOutput::Values(values) => {
             json!({"values": values.iter().map(|v| to_json(v, mode)).collect::<Vec<_>>()})
+        }
+        ReadOutput::Listing { field, items } => {
+            let mut body = serde_json::Map::new();
+            body.insert(field.clone(), Value::Array(items.iter().map(doc).collect()));
+            Value::Object(body)
         }
     }
 }

@@ -259,7 +259,10 @@ impl ClusterBackend {
         request: ReadRequest,
         execution_stats: bool,
     ) -> Result<Document, ApiError> {
-        let ns = request.namespace().clone();
+        let ns = request
+            .namespace()
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request("BadValue", "explain needs a collection"))?;
         let Some(placement) = self.placement(&ns, false).await? else {
             return Ok(doc! {
                 "queryPlanner": {
@@ -301,6 +304,7 @@ impl ClusterBackend {
                     ReadOutput::Document(document) => i64::from(document.is_some()),
                     ReadOutput::Count(n) => n as i64,
                     ReadOutput::Values(values) => values.len() as i64,
+                    ReadOutput::Listing { items, .. } => items.len() as i64,
                 };
                 total += returned;
                 per_shard.push(Bson::Document(

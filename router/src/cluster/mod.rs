@@ -151,6 +151,18 @@ pub(crate) fn empty_output(request: &ReadRequest) -> ReadOutput {
         ReadRequest::Find { one: false, .. } => ReadOutput::Documents(Vec::new()),
         ReadRequest::Count { .. } | ReadRequest::EstimatedCount { .. } => ReadOutput::Count(0),
         ReadRequest::Distinct { .. } => ReadOutput::Values(Vec::new()),
+        ReadRequest::ListCollections { .. } => ReadOutput::Listing {
+            field: "collections".into(),
+            items: Vec::new(),
+        },
+        ReadRequest::ListDatabases => ReadOutput::Listing {
+            field: "databases".into(),
+            items: Vec::new(),
+        },
+        ReadRequest::ListIndexes { .. } => ReadOutput::Listing {
+            field: "indexes".into(),
+            items: Vec::new(),
+        },
     }
 }
 

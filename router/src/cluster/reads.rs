@@ -30,7 +30,10 @@ pub(crate) fn read_targets(placement: &Placement, request: &ReadRequest) -> Vec<
         ReadRequest::Count { filter, .. } | ReadRequest::Distinct { filter, .. } => {
             placement.shards_for_filter(filter)
         }
-        ReadRequest::EstimatedCount { .. } => placement.all_shards(),
+        ReadRequest::EstimatedCount { .. }
+        | ReadRequest::ListIndexes { .. }
+        | ReadRequest::ListCollections { .. }
+        | ReadRequest::ListDatabases => placement.all_shards(),
     }
 }
 
@@ -49,21 +52,54 @@ fn unexpected(output: &ReadOutput) -> RouteError {
 impl ClusterBackend {
     /// Answers a read from the shards that can hold its documents.
     pub(crate) async fn routed_read(&self, request: ReadRequest) -> Result<ReadOutput, ApiError> {
-        let ns = request.namespace().clone();
+        let Some(ns) = request.namespace().cloned() else {
+            return self.list_everywhere(&request).await;
+        };
         let request = &request;
-        self.with_placement(
-            &ns,
-            false,
-            || empty_output(request),
-            |placement| async move {
-                let targets = read_targets(&placement, request);
-                if let [shard] = targets.as_slice() {
-                    return self.shard_read(*shard, &placement, request.clone()).await;
-                }
-                self.scatter_read(&placement, &targets, request).await
-            },
-        )
-        .await
+        let output = self
+            .with_placement(
+                &ns,
+                false,
+                || None,
+                |placement| async move {
+                    let targets = read_targets(&placement, request);
+                    let output = if let [shard] = targets.as_slice() {
+                        self.shard_read(*shard, &placement, request.clone()).await?
+                    } else {
+                        self.scatter_read(&placement, &targets, request).await?
+                    };
+                    Ok(Some(output))
+                },
+            )
+            .await?;
+        match (output, request) {
+            (Some(output), _) => Ok(output),
+            (None, ReadRequest::ListIndexes { ns }) => Err(ApiError::from(
+                lauradb_engine::Error::NamespaceNotFound(ns.to_string()),
+            )),
+            (None, other) => Ok(empty_output(other)),
+        }
+    }
+
+    /// `listDatabases` and `listCollections`: every shard's answer, merged
+    /// by name (a database or a sharded collection spans several shards).
+    async fn list_everywhere(&self, request: &ReadRequest) -> Result<ReadOutput, ApiError> {
+        let shards = self.shards().await?;
+        let mut outputs = Vec::with_capacity(shards.len());
+        for shard in shards {
+            let client = self.shard_client(shard.id).await?;
+            let result = client
+                .read(request.clone(), lauradb_raft::ReadConsistency::Linearizable)
+                .await;
+            outputs.push(self.on_shard_error(result).await?);
+        }
+        if outputs.is_empty() {
+            return Ok(empty_output(request));
+        }
+        Merge::Listing.merge(outputs).map_err(|e| match e {
+            RouteError::Api(e) => e,
+            RouteError::Stale => ApiError::new(503, "StaleConfig", "listing raced a change; retry"),
+        })
     }
 
     /// Asks every target shard and merges their answers.
@@ -81,10 +117,22 @@ impl ClusterBackend {
         )
         .await;
         let mut outputs = Vec::with_capacity(answers.len());
+        let mut missing = None;
         for answer in answers {
-            outputs.push(answer?);
+            match answer {
+                // A sharded collection need not exist on every shard yet.
+                Err(RouteError::Api(e))
+                    if matches!(finish, Merge::Listing) && e.code == "NamespaceNotFound" =>
+                {
+                    missing = Some(e);
+                }
+                other => outputs.push(other?),
+            }
         }
-        finish.merge(outputs)
+        match (outputs.is_empty(), missing) {
+            (true, Some(error)) => Err(RouteError::Api(error)),
+            _ => finish.merge(outputs),
+        }
     }
 }
 
@@ -103,6 +151,9 @@ enum Merge {
     },
     Sum,
     Distinct,
+    /// Union of named items (`listIndexes`, `listCollections`,
+    /// `listDatabases`), sizes summed.
+    Listing,
 }
 
 /// The request each shard runs, and how to merge their answers.
@@ -167,6 +218,9 @@ fn split(request: &ReadRequest) -> Result<(ReadRequest, Merge), lauradb_engine::
         ),
         ReadRequest::EstimatedCount { .. } => (request.clone(), Merge::Sum),
         ReadRequest::Distinct { .. } => (request.clone(), Merge::Distinct),
+        ReadRequest::ListIndexes { .. }
+        | ReadRequest::ListCollections { .. }
+        | ReadRequest::ListDatabases => (request.clone(), Merge::Listing),
     })
 }
 
@@ -241,6 +295,36 @@ impl Merge {
                 values.sort_by(value::compare);
                 values.dedup_by(|a, b| value::values_equal(a, b));
                 Ok(ReadOutput::Values(values))
+            }
+            Merge::Listing => {
+                let mut field = String::new();
+                let mut by_name: std::collections::BTreeMap<String, Document> = Default::default();
+                for output in outputs {
+                    let ReadOutput::Listing { field: f, items } = output else {
+                        return Err(unexpected(&output));
+                    };
+                    field = f;
+                    for item in items {
+                        let name = item.get_str("name").unwrap_or_default().to_string();
+                        match by_name.get_mut(&name) {
+                            None => {
+                                by_name.insert(name, item);
+                            }
+                            Some(seen) => {
+                                if let (Some(a), Some(b)) = (
+                                    seen.get("sizeOnDisk").and_then(Bson::as_i64),
+                                    item.get("sizeOnDisk").and_then(Bson::as_i64),
+                                ) {
+                                    seen.insert("sizeOnDisk", a + b);
+                                }
+                            }
+                        }
+                    }
+                }
+                Ok(ReadOutput::Listing {
+                    field,
+                    items: by_name.into_values().collect(),
+                })
             }
         }
     }
