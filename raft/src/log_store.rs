@@ -13,8 +13,10 @@
 //! * **Durable before acknowledged.** `save_vote` returns only after the vote
 //!   is flushed. `append` writes entries into the tree and hands its
 //!   `IOFlushed` callback to the node's [`Flusher`], which calls it only after
-//!   a sled flush that started after the write — so the callback means "on
-//!   disk".
+//!   a sled flush that started after the write, followed by an `fdatasync`
+//!   of sled's files (sled's own flush stops at `sync_file_range`, which does
+//!   not survive a power loss; see `lauradb_engine::storage::DiskSync`) — so
+//!   the callback means "on disk".
 //! * **Group commit.** The flusher drains every callback that queued up while
 //!   the previous flush ran and covers them all with one flush, across all
 //!   groups of the node: many appends, one fsync.
@@ -27,7 +29,9 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
+use std::sync::Arc;
 
+use lauradb_engine::storage::DiskSync;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
 use openraft::{OptionalSend, RaftLogReader};
 use tokio::sync::mpsc;
@@ -43,7 +47,19 @@ const LAST_PURGED: &[u8] = b"last_purged";
 #[derive(Clone)]
 pub struct LogDb {
     db: sled::Db,
+    disk: Arc<DiskSync>,
     flusher: mpsc::UnboundedSender<IOFlushed<TypeConfig>>,
+}
+
+/// A sled flush followed by the fdatasync sled leaves out (see
+/// `lauradb_engine::storage::DiskSync`): only then is the data durable
+/// against power loss, not just against a crash of this process.
+async fn flush_durably(db: &sled::Db, disk: &Arc<DiskSync>) -> io::Result<()> {
+    db.flush_async().await.map_err(io::Error::other)?;
+    let disk = Arc::clone(disk);
+    tokio::task::spawn_blocking(move || disk.sync())
+        .await
+        .map_err(|e| io::Error::other(format!("disk sync task failed: {e}")))?
 }
 
 impl LogDb {
@@ -58,9 +74,21 @@ impl LogDb {
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(io::Error::other)?;
+        let disk = Arc::new(DiskSync::open(path)?);
         let (tx, rx) = mpsc::unbounded_channel();
-        tokio::spawn(Flusher { db: db.clone(), rx }.run());
-        Ok(LogDb { db, flusher: tx })
+        tokio::spawn(
+            Flusher {
+                db: db.clone(),
+                disk: disk.clone(),
+                rx,
+            }
+            .run(),
+        );
+        Ok(LogDb {
+            db,
+            disk,
+            flusher: tx,
+        })
     }
 
     /// The log store of one group (created on first use).
@@ -76,6 +104,7 @@ impl LogDb {
         Ok(LogStore {
             group,
             db: self.db.clone(),
+            disk: self.disk.clone(),
             log,
             meta,
             flusher: self.flusher.clone(),
@@ -84,17 +113,14 @@ impl LogDb {
 
     /// Flushes everything written so far.
     pub async fn flush(&self) -> io::Result<()> {
-        self.db
-            .flush_async()
-            .await
-            .map(|_| ())
-            .map_err(io::Error::other)
+        flush_durably(&self.db, &self.disk).await
     }
 }
 
 /// Completes append callbacks once their entries are on disk, many per flush.
 struct Flusher {
     db: sled::Db,
+    disk: Arc<DiskSync>,
     rx: mpsc::UnboundedReceiver<IOFlushed<TypeConfig>>,
 }
 
@@ -107,7 +133,7 @@ impl Flusher {
                 waiting.push(more);
             }
             let started = std::time::Instant::now();
-            let result = self.db.flush_async().await;
+            let result = flush_durably(&self.db, &self.disk).await;
             metrics::histogram!("lauradb_raft_log_flush_seconds")
                 .record(started.elapsed().as_secs_f64());
             metrics::histogram!("lauradb_raft_log_flush_batch").record(waiting.len() as f64);
@@ -127,6 +153,7 @@ impl Flusher {
 pub struct LogStore {
     group: GroupId,
     db: sled::Db,
+    disk: Arc<DiskSync>,
     log: sled::Tree,
     meta: sled::Tree,
     flusher: mpsc::UnboundedSender<IOFlushed<TypeConfig>>,
@@ -216,7 +243,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn save_vote(&mut self, vote: &Vote) -> io::Result<()> {
         self.meta_put(VOTE, vote)?;
-        self.db.flush_async().await.map_err(sled_io)?;
+        flush_durably(&self.db, &self.disk).await?;
         Ok(())
     }
 
@@ -260,7 +287,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
             None => self.remove_range(..)?,
         }
         // Conflicting entries must not come back after a crash.
-        self.db.flush_async().await.map_err(sled_io)?;
+        flush_durably(&self.db, &self.disk).await?;
         Ok(())
     }
 

@@ -52,6 +52,7 @@
 //!
 //! [sled]: https://docs.rs/sled/0.34.7
 
+mod disk_sync;
 pub mod memory;
 pub mod sled;
 pub mod write_behind;
@@ -59,6 +60,7 @@ pub mod write_behind;
 #[cfg(test)]
 mod suite;
 
+pub use self::disk_sync::DiskSync;
 pub use self::memory::MemoryStore;
 pub use self::sled::{SledOptions, SledStore};
 pub use self::write_behind::{WriteBehindOptions, WriteBehindStore};

@@ -81,6 +81,8 @@ struct Active {
 /// A store in a sled database. See the [module documentation](self).
 pub struct SledStore {
     db: sled::Db,
+    /// Turns sled's flush into an fdatasync (`None` for temporary stores).
+    disk: Option<super::DiskSync>,
     active: RwLock<Active>,
     /// Replaced trees still held by open scans, dropped once they are not.
     retired: Mutex<Vec<Active>>,
@@ -96,10 +98,12 @@ impl SledStore {
     /// conflict is retried for up to 2 seconds before it is returned.
     pub fn open(path: impl AsRef<Path>, options: SledOptions) -> Result<Self> {
         let config = sled::Config::new()
-            .path(path)
+            .path(path.as_ref())
             .cache_capacity(options.cache_capacity_bytes)
             .flush_every_ms(options.flush_every_ms);
-        Self::init(open_db(&config)?)
+        let mut store = Self::init(open_db(&config)?)?;
+        store.disk = Some(super::DiskSync::open(path.as_ref())?);
+        Ok(store)
     }
 
     /// A store in a temporary directory that is deleted when the store is
@@ -127,6 +131,7 @@ impl SledStore {
         let tree = Arc::new(db.open_tree(&live)?);
         Ok(Self {
             db,
+            disk: None,
             active: RwLock::new(Active { generation, tree }),
             retired: Mutex::new(Vec::new()),
             replacing: Mutex::new(()),
@@ -256,6 +261,9 @@ impl Store for SledStore {
 
     fn flush(&self) -> Result<()> {
         self.db.flush()?;
+        if let Some(disk) = &self.disk {
+            disk.sync()?;
+        }
         Ok(())
     }
 
