@@ -197,6 +197,35 @@ fn sharded_collections_answer_like_an_unsharded_one() {
             );
         }
     }
+    // Paging through a cursor gives what one big find gives.
+    let paged = |c: &str| -> Vec<Value> {
+        let mut reply = server.ok(
+            "find",
+            body(
+                c,
+                json!({"filter": {}, "sort": {"k": 1}, "projection": {"k": 1}, "batchSize": 2500}),
+            ),
+        );
+        let mut all = Vec::new();
+        loop {
+            all.extend(reply["documents"].as_array().unwrap().iter().cloned());
+            let cursor = reply["cursorId"].as_u64().unwrap();
+            if cursor == 0 {
+                return all;
+            }
+            reply = server.ok("getMore", json!({"cursorId": cursor}));
+        }
+    };
+    let whole = server.ok(
+        "find",
+        body(
+            "plain",
+            json!({"filter": {}, "sort": {"k": 1}, "projection": {"k": 1}}),
+        ),
+    );
+    assert_eq!(paged("hashed"), *whole["documents"].as_array().unwrap());
+    assert_eq!(paged("ranged").len(), DOCS as usize);
+
     // Without a sort, order is up to the shards; the set is not.
     let unsorted = |c: &str| -> BTreeSet<String> {
         server.ok("find", body(c, json!({"filter": {"nested.x": 4}})))["documents"]

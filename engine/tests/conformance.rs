@@ -77,7 +77,10 @@ impl LocalApi {
             Plan::ShardCollection(_)
             | Plan::Explain { .. }
             | Plan::BulkWrite { .. }
-            | Plan::Answer(_) => Err(dataapi::ApiError::bad_request(
+            | Plan::Answer(_)
+            | Plan::Cursor { .. }
+            | Plan::GetMore { .. }
+            | Plan::KillCursors(_) => Err(dataapi::ApiError::bad_request(
                 "IllegalOperation",
                 "the conformance cases use only the Data API v1 actions",
             )),

@@ -18,25 +18,38 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bson::Bson;
-use lauradb_engine::dataapi::{self, ApiError, JsonMode, Plan, Request};
+use lauradb_engine::dataapi::{self, ApiError, JsonMode, Plan, ReadOutput, ReadRequest, Request};
 use serde_json::{Value, json};
 use tracing::Instrument;
 
 use crate::Backend;
+use crate::cursors::Cursors;
 
 /// The largest request body accepted: a 16 MiB document plus its Extended
 /// JSON overhead.
 pub const MAX_BODY_BYTES: usize = 48 * 1024 * 1024;
 
 /// Router settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RouterConfig {
     /// Accepted API keys; empty means the API is open (development).
     pub api_keys: Vec<String>,
+    /// Most documents one answer holds (see [`crate::cursors`]).
+    pub result_cap: u64,
+}
+
+impl Default for RouterConfig {
+    fn default() -> Self {
+        RouterConfig {
+            api_keys: Vec::new(),
+            result_cap: crate::cursors::DEFAULT_RESULT_CAP,
+        }
+    }
 }
 
 struct AppState<B> {
     backend: B,
+    cursors: Cursors,
     config: RouterConfig,
     next_request_id: AtomicU64,
 }
@@ -45,6 +58,7 @@ struct AppState<B> {
 pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
     let state = Arc::new(AppState {
         backend,
+        cursors: Cursors::new(config.result_cap),
         config,
         next_request_id: AtomicU64::new(1),
     });
@@ -132,7 +146,44 @@ async fn handle<B: Backend>(
     let request = Request::parse(action_name, body)?;
     let action = request.action;
     match request.into_plan(|| Bson::ObjectId(bson::oid::ObjectId::new()))? {
+        Plan::Read(read @ ReadRequest::Find { one: false, .. }) => {
+            let (batch, truncated) = state
+                .cursors
+                .first_batch(&state.backend, read, None)
+                .await?;
+            let mut body = render_documents(batch.documents, mode);
+            if truncated {
+                body["truncated"] = Value::Bool(true);
+                body["cursorId"] = json!(batch.cursor_id);
+            }
+            Ok(body)
+        }
         Plan::Read(read) => Ok(dataapi::render_read(&state.backend.read(read).await?, mode)),
+        Plan::Cursor { read, batch_size } => {
+            let (batch, _) = state
+                .cursors
+                .first_batch(&state.backend, read, Some(batch_size))
+                .await?;
+            let mut body = render_documents(batch.documents, mode);
+            body["cursorId"] = json!(batch.cursor_id);
+            Ok(body)
+        }
+        Plan::GetMore {
+            cursor_id,
+            batch_size,
+        } => {
+            let batch = state
+                .cursors
+                .get_more(&state.backend, cursor_id, batch_size)
+                .await?;
+            let mut body = render_documents(batch.documents, mode);
+            body["cursorId"] = json!(batch.cursor_id);
+            Ok(body)
+        }
+        Plan::KillCursors(ids) => {
+            let (killed, not_found) = state.cursors.kill(&ids);
+            Ok(json!({"cursorsKilled": killed, "cursorsNotFound": not_found}))
+        }
         Plan::Write(op) => dataapi::render_write(action, &state.backend.write(op).await?, mode),
         Plan::BulkWrite {
             operations,
@@ -151,6 +202,10 @@ async fn handle<B: Backend>(
             mode,
         )),
     }
+}
+
+fn render_documents(documents: Vec<bson::Document>, mode: JsonMode) -> Value {
+    dataapi::render_read(&ReadOutput::Documents(documents), mode)
 }
 
 /// Checks the `api-key` / `apiKey` / `Authorization: Bearer` header when keys are configured.
@@ -282,6 +337,7 @@ mod tests {
             backend,
             RouterConfig {
                 api_keys: keys.iter().map(|k| k.to_string()).collect(),
+                result_cap: 10,
             },
         )
     }
@@ -498,5 +554,86 @@ mod tests {
         assert_eq!(status, 200);
         let (_, body) = post("listDatabases", json!({})).await;
         assert_eq!(body, json!({"databases": []}));
+    }
+
+    #[tokio::test]
+    async fn large_results_are_capped_and_paged_with_cursors() {
+        // app() caps answers at 10 documents.
+        let app = app(&[]);
+        let post = |action: &'static str, body: Value| {
+            let app = app.clone();
+            async move { call(&app, &format!("/action/{action}"), &[], &body.to_string()).await }
+        };
+        let docs: Vec<Value> = (0..25).map(|i| json!({"_id": i})).collect();
+        post(
+            "insertMany",
+            json!({"database": "d", "collection": "c", "documents": docs}),
+        )
+        .await;
+        let ids = |body: &Value| -> Vec<i64> {
+            body["documents"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["_id"].as_i64().unwrap())
+                .collect()
+        };
+        let find = json!({"database": "d", "collection": "c", "filter": {}, "sort": {"_id": 1}});
+        let (status, first) = post("find", find.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(ids(&first), (0..10).collect::<Vec<_>>());
+        assert_eq!(first["truncated"], json!(true));
+        let cursor = first["cursorId"].as_u64().unwrap();
+        assert!(cursor > 0);
+        let (_, second) = post("getMore", json!({"cursorId": cursor})).await;
+        assert_eq!(ids(&second), (10..20).collect::<Vec<_>>());
+        assert_eq!(second["cursorId"], json!(cursor));
+        let (_, last) = post("getMore", json!({"cursorId": cursor, "batchSize": 50})).await;
+        assert_eq!(ids(&last), (20..25).collect::<Vec<_>>());
+        assert_eq!(last["cursorId"], json!(0));
+        let (status, gone) = post("getMore", json!({"cursorId": cursor})).await;
+        assert_eq!(
+            (status, gone["error_code"].clone()),
+            (404, json!("CursorNotFound"))
+        );
+
+        // A small result has no cursor fields at all.
+        let mut small = find.clone();
+        small["limit"] = json!(3);
+        assert_eq!(post("find", small).await.1.as_object().unwrap().len(), 1);
+
+        // batchSize with a limit: 4 + 4 + 1.
+        let mut batched = find.clone();
+        batched["batchSize"] = json!(4);
+        batched["limit"] = json!(9);
+        batched["skip"] = json!(2);
+        let (_, one) = post("find", batched).await;
+        assert_eq!(ids(&one), vec![2, 3, 4, 5]);
+        let cursor = one["cursorId"].as_u64().unwrap();
+        let (_, two) = post("getMore", json!({"cursorId": cursor})).await;
+        assert_eq!(ids(&two), vec![6, 7, 8, 9]);
+        let (_, three) = post("getMore", json!({"cursorId": cursor})).await;
+        assert_eq!(
+            (ids(&three), three["cursorId"].clone()),
+            (vec![10], json!(0))
+        );
+
+        // killCursors closes; a killed cursor is gone.
+        let mut batched = find.clone();
+        batched["batchSize"] = json!(5);
+        let (_, opened) = post("find", batched).await;
+        let cursor = opened["cursorId"].as_u64().unwrap();
+        let (_, killed) = post("killCursors", json!({"cursorIds": [cursor, 12345]})).await;
+        assert_eq!(
+            killed,
+            json!({"cursorsKilled": [cursor], "cursorsNotFound": [12345]})
+        );
+        assert_eq!(post("getMore", json!({"cursorId": cursor})).await.0, 404);
+        for bad in [json!({"cursorId": 0}), json!({"cursorId": "x"}), json!({})] {
+            assert_eq!(post("getMore", bad).await.0, 400);
+        }
+        let mut zero = find.clone();
+        zero["batchSize"] = json!(0);
+        assert_eq!(post("find", zero).await.0, 400);
     }
 }

@@ -21,6 +21,7 @@
 mod backend;
 mod bulk;
 pub mod cluster;
+pub mod cursors;
 mod http;
 mod local;
 

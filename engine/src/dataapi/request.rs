@@ -40,6 +40,8 @@ pub enum Action {
     CreateIndex,
     DropIndex,
     BulkWrite,
+    GetMore,
+    KillCursors,
 }
 
 /// What a request addresses: one collection, one database, or the cluster.
@@ -82,6 +84,8 @@ impl FromStr for Action {
             "createIndex" => Action::CreateIndex,
             "dropIndex" => Action::DropIndex,
             "bulkWrite" => Action::BulkWrite,
+            "getMore" => Action::GetMore,
+            "killCursors" => Action::KillCursors,
             other => return Err(ApiError::unknown_action(other)),
         })
     }
@@ -92,7 +96,7 @@ impl Action {
     fn fields(self) -> &'static [&'static str] {
         match self {
             Action::FindOne => &["filter", "projection", "sort"],
-            Action::Find => &["filter", "projection", "sort", "limit", "skip"],
+            Action::Find => &["filter", "projection", "sort", "limit", "skip", "batchSize"],
             Action::InsertOne => &["document"],
             Action::InsertMany => &["documents", "ordered"],
             Action::UpdateOne | Action::UpdateMany => {
@@ -133,12 +137,14 @@ impl Action {
             Action::CreateIndex => &["key", "name", "unique"],
             Action::DropIndex => &["name", "key"],
             Action::BulkWrite => &["operations", "ordered"],
+            Action::GetMore => &["cursorId", "batchSize"],
+            Action::KillCursors => &["cursorIds"],
         }
     }
 
     fn scope(self) -> Scope {
         match self {
-            Action::ListDatabases => Scope::Cluster,
+            Action::ListDatabases | Action::GetMore | Action::KillCursors => Scope::Cluster,
             Action::ListCollections | Action::DropDatabase => Scope::Database,
             _ => Scope::Collection,
         }
@@ -220,6 +226,19 @@ pub enum Plan {
         operations: Vec<BulkOperation>,
         ordered: bool,
     },
+    /// A `find` answered in batches: the first `batch_size` documents and a
+    /// cursor id for the rest (see `getMore`).
+    Cursor {
+        read: ReadRequest,
+        batch_size: u64,
+    },
+    /// The next batch of an open cursor.
+    GetMore {
+        cursor_id: u64,
+        batch_size: Option<u64>,
+    },
+    /// Closes cursors.
+    KillCursors(Vec<u64>),
     /// Answered without touching data (e.g. `createIndex` of the `_id`
     /// index, which always exists).
     Answer(Document),
@@ -320,7 +339,11 @@ impl Request {
                     skip: opt_count(b, "skip")?,
                     limit: if one { 1 } else { opt_limit(b)? },
                 };
-                Plan::Read(ReadRequest::Find { ns, options, one })
+                let read = ReadRequest::Find { ns, options, one };
+                match opt_batch_size(b)? {
+                    Some(batch_size) => Plan::Cursor { read, batch_size },
+                    None => Plan::Read(read),
+                }
             }
             Action::CountDocuments => Plan::Read(ReadRequest::Count {
                 ns,
@@ -557,6 +580,28 @@ impl Request {
                     "{name} on {ns}"
                 ))));
             }
+            Action::GetMore => {
+                let cursor_id = match b.remove("cursorId") {
+                    Some(v) => cursor_id(&v)?,
+                    None => return Err(bad("missing required field 'cursorId'")),
+                };
+                Plan::GetMore {
+                    cursor_id,
+                    batch_size: opt_batch_size(b)?,
+                }
+            }
+            Action::KillCursors => match b.remove("cursorIds") {
+                Some(Bson::Array(ids)) => {
+                    Plan::KillCursors(ids.iter().map(cursor_id).collect::<Result<_, _>>()?)
+                }
+                Some(other) => {
+                    return Err(bad(format!(
+                        "'cursorIds' must be an array, not {}",
+                        crate::value::type_name(&other)
+                    )));
+                }
+                None => return Err(bad("missing required field 'cursorIds'")),
+            },
             Action::BulkWrite => {
                 let ordered = opt_bool(b, "ordered")?.unwrap_or(true);
                 let items = match b.remove("operations") {
@@ -705,6 +750,36 @@ fn whole_number(field: &str, value: &Bson) -> Result<i64, ApiError> {
             "'{field}' must be a whole number, not {other}"
         ))),
     }
+}
+
+/// `batchSize`: a positive whole number, if given.
+fn opt_batch_size(body: &mut Document) -> Result<Option<u64>, ApiError> {
+    match body.remove("batchSize") {
+        None | Some(Bson::Null) => Ok(None),
+        Some(v) => {
+            let n = whole_number("batchSize", &v)?;
+            u64::try_from(n)
+                .ok()
+                .filter(|n| *n > 0)
+                .map(Some)
+                .ok_or_else(|| bad(format!("'batchSize' must be positive, got {n}")))
+        }
+    }
+}
+
+/// A cursor id: a positive whole number (or its decimal string).
+fn cursor_id(value: &Bson) -> Result<u64, ApiError> {
+    let parsed = match value {
+        Bson::String(s) => s.parse::<u64>().ok(),
+        other => whole_number("cursorId", other)
+            .ok()
+            .and_then(|n| u64::try_from(n).ok()),
+    };
+    parsed.filter(|id| *id > 0).ok_or_else(|| {
+        bad(format!(
+            "a cursor id must be a positive whole number, not {value}"
+        ))
+    })
 }
 
 fn opt_count(body: &mut Document, field: &str) -> Result<u64, ApiError> {
