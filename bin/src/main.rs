@@ -129,6 +129,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         cluster.backend.clone(),
         RouterConfig {
             api_keys: args.api_keys.clone(),
+            serves_metrics: true,
             ..Default::default()
         },
     )

@@ -55,6 +55,7 @@ pub async fn run(args: RouterArgs) -> Result<(), String> {
         backend,
         RouterConfig {
             api_keys: args.api_keys,
+            serves_metrics: true,
             ..Default::default()
         },
     )

@@ -36,6 +36,8 @@ pub struct RouterConfig {
     pub api_keys: Vec<String>,
     /// Most documents one answer holds (see [`crate::cursors`]).
     pub result_cap: u64,
+    /// Whether the binary adds `GET /metrics` (listed in `/openapi.json`).
+    pub serves_metrics: bool,
 }
 
 impl Default for RouterConfig {
@@ -43,6 +45,7 @@ impl Default for RouterConfig {
         RouterConfig {
             api_keys: Vec::new(),
             result_cap: crate::cursors::DEFAULT_RESULT_CAP,
+            serves_metrics: false,
         }
     }
 }
@@ -69,6 +72,7 @@ pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
             post(app_action::<B>),
         )
         .route("/health", get(health))
+        .route("/openapi.json", get(openapi::<B>))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -76,6 +80,14 @@ pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
 
 async fn health() -> Response {
     json_response(StatusCode::OK, json!({"status": "ok"}), JsonMode::Plain)
+}
+
+async fn openapi<B: Backend>(State(state): State<Arc<AppState<B>>>) -> Response {
+    json_response(
+        StatusCode::OK,
+        crate::openapi::document(state.config.serves_metrics),
+        JsonMode::Plain,
+    )
 }
 
 async fn not_found() -> Response {
@@ -268,41 +280,8 @@ fn json_response(status: StatusCode, body: Value, mode: JsonMode) -> Response {
 /// Metric label for an action: known names as they are, anything else
 /// collapsed so clients cannot blow up the label space.
 fn metric_action_label(name: &str) -> &'static str {
-    const KNOWN: &[&str] = &[
-        "findOne",
-        "find",
-        "insertOne",
-        "insertMany",
-        "updateOne",
-        "updateMany",
-        "replaceOne",
-        "deleteOne",
-        "deleteMany",
-        "aggregate",
-        "countDocuments",
-        "estimatedDocumentCount",
-        "distinct",
-        "findOneAndUpdate",
-        "findOneAndReplace",
-        "findOneAndDelete",
-        "createCollection",
-        "dropCollection",
-        "shardCollection",
-        "explain",
-        "listCollections",
-        "listDatabases",
-        "dropDatabase",
-        "listIndexes",
-        "createIndex",
-        "dropIndex",
-        "bulkWrite",
-        "getMore",
-        "killCursors",
-    ];
-    KNOWN
-        .iter()
-        .find(|k| **k == name)
-        .copied()
+    name.parse::<dataapi::Action>()
+        .map(dataapi::Action::name)
         .unwrap_or("unknown")
 }
 
@@ -338,6 +317,7 @@ mod tests {
             RouterConfig {
                 api_keys: keys.iter().map(|k| k.to_string()).collect(),
                 result_cap: 10,
+                serves_metrics: false,
             },
         )
     }
@@ -635,5 +615,64 @@ mod tests {
         let mut zero = find.clone();
         zero["batchSize"] = json!(0);
         assert_eq!(post("find", zero).await.0, 400);
+    }
+
+    #[tokio::test]
+    async fn openapi_describes_every_route_and_action_truthfully() {
+        let app = app(&[]);
+        let response = app
+            .clone()
+            .oneshot(
+                axum::http::Request::get("/openapi.json")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        let spec: Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(spec["openapi"], "3.0.3");
+        let paths = spec["paths"].as_object().unwrap();
+        // Every action has a path, and every documented path is served
+        // (the fallback answers 404 NotFound for anything else).
+        for action in dataapi::Action::all() {
+            let path = format!("/action/{}", action.name());
+            let operation = &paths[&path]["post"];
+            let properties =
+                operation["requestBody"]["content"]["application/json"]["schema"]["properties"]
+                    .as_object()
+                    .unwrap();
+            for field in action.fields() {
+                assert!(properties.contains_key(*field), "{path} lacks {field}");
+            }
+        }
+        for (path, item) in paths {
+            let concrete = path.replace("{appId}", "app").replace("{action}", "find");
+            for method in item.as_object().unwrap().keys() {
+                let request = axum::http::Request::builder()
+                    .method(method.to_uppercase().as_str())
+                    .uri(&concrete)
+                    .header("content-type", "application/json")
+                    .body(Body::from(if method == "post" { "{}" } else { "" }))
+                    .unwrap();
+                let response = app.clone().oneshot(request).await.unwrap();
+                let status = response.status().as_u16();
+                let bytes = response.into_body().collect().await.unwrap().to_bytes();
+                let body: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+                assert!(
+                    !(status == 404 && body["error_code"] == "NotFound"),
+                    "{method} {path} is documented but not served"
+                );
+            }
+        }
+        // /metrics is listed only where the binary serves it.
+        assert!(!paths.contains_key("/metrics"));
+        assert!(
+            crate::openapi::document(true)["paths"]
+                .as_object()
+                .unwrap()
+                .contains_key("/metrics")
+        );
     }
 }

@@ -24,6 +24,7 @@ pub mod cluster;
 pub mod cursors;
 mod http;
 mod local;
+pub mod openapi;
 
 pub use backend::Backend;
 pub use cluster::{ClusterBackend, ClusterOptions, ShardInfo};

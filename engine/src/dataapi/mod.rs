@@ -24,7 +24,7 @@ mod request;
 mod response;
 
 pub use json::{JsonMode, document_from_json, to_json};
-pub use request::{Action, BulkOperation, Plan, ReadRequest, Request, ShardCollectionSpec};
+pub use request::{Action, BulkOperation, Plan, ReadRequest, Request, Scope, ShardCollectionSpec};
 pub use response::{ApiError, ReadOutput, render_error, render_read, render_write};
 
 use crate::engine::{Engine, ReadAt};

@@ -46,54 +46,74 @@ pub enum Action {
 
 /// What a request addresses: one collection, one database, or the cluster.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Scope {
+pub enum Scope {
     Collection,
     Database,
     Cluster,
 }
 
+/// Every action and its name in URLs, in documentation order.
+const ACTIONS: &[(&str, Action)] = &[
+    ("findOne", Action::FindOne),
+    ("find", Action::Find),
+    ("insertOne", Action::InsertOne),
+    ("insertMany", Action::InsertMany),
+    ("updateOne", Action::UpdateOne),
+    ("updateMany", Action::UpdateMany),
+    ("replaceOne", Action::ReplaceOne),
+    ("deleteOne", Action::DeleteOne),
+    ("deleteMany", Action::DeleteMany),
+    ("aggregate", Action::Aggregate),
+    ("countDocuments", Action::CountDocuments),
+    ("estimatedDocumentCount", Action::EstimatedDocumentCount),
+    ("distinct", Action::Distinct),
+    ("findOneAndUpdate", Action::FindOneAndUpdate),
+    ("findOneAndReplace", Action::FindOneAndReplace),
+    ("findOneAndDelete", Action::FindOneAndDelete),
+    ("bulkWrite", Action::BulkWrite),
+    ("getMore", Action::GetMore),
+    ("killCursors", Action::KillCursors),
+    ("explain", Action::Explain),
+    ("createCollection", Action::CreateCollection),
+    ("dropCollection", Action::DropCollection),
+    ("listCollections", Action::ListCollections),
+    ("listDatabases", Action::ListDatabases),
+    ("dropDatabase", Action::DropDatabase),
+    ("listIndexes", Action::ListIndexes),
+    ("createIndex", Action::CreateIndex),
+    ("dropIndex", Action::DropIndex),
+    ("shardCollection", Action::ShardCollection),
+];
+
 impl FromStr for Action {
     type Err = ApiError;
 
     fn from_str(name: &str) -> Result<Action, ApiError> {
-        Ok(match name {
-            "findOne" => Action::FindOne,
-            "find" => Action::Find,
-            "insertOne" => Action::InsertOne,
-            "insertMany" => Action::InsertMany,
-            "updateOne" => Action::UpdateOne,
-            "updateMany" => Action::UpdateMany,
-            "replaceOne" => Action::ReplaceOne,
-            "deleteOne" => Action::DeleteOne,
-            "deleteMany" => Action::DeleteMany,
-            "aggregate" => Action::Aggregate,
-            "countDocuments" => Action::CountDocuments,
-            "estimatedDocumentCount" => Action::EstimatedDocumentCount,
-            "distinct" => Action::Distinct,
-            "findOneAndUpdate" => Action::FindOneAndUpdate,
-            "findOneAndReplace" => Action::FindOneAndReplace,
-            "findOneAndDelete" => Action::FindOneAndDelete,
-            "createCollection" => Action::CreateCollection,
-            "dropCollection" => Action::DropCollection,
-            "shardCollection" => Action::ShardCollection,
-            "explain" => Action::Explain,
-            "listCollections" => Action::ListCollections,
-            "listDatabases" => Action::ListDatabases,
-            "dropDatabase" => Action::DropDatabase,
-            "listIndexes" => Action::ListIndexes,
-            "createIndex" => Action::CreateIndex,
-            "dropIndex" => Action::DropIndex,
-            "bulkWrite" => Action::BulkWrite,
-            "getMore" => Action::GetMore,
-            "killCursors" => Action::KillCursors,
-            other => return Err(ApiError::unknown_action(other)),
-        })
+        ACTIONS
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, action)| *action)
+            .ok_or_else(|| ApiError::unknown_action(name))
     }
 }
 
 impl Action {
+    /// Every action, in documentation order.
+    pub fn all() -> impl Iterator<Item = Action> {
+        ACTIONS.iter().map(|(_, action)| *action)
+    }
+
+    /// The action's name in URLs (`findOne`).
+    pub fn name(self) -> &'static str {
+        ACTIONS
+            .iter()
+            .find(|(_, a)| *a == self)
+            .map(|(name, _)| *name)
+            .unwrap_or("unknown")
+    }
+
     /// The body fields this action accepts besides `dataSource`, `database`, `collection`.
-    fn fields(self) -> &'static [&'static str] {
+    pub fn fields(self) -> &'static [&'static str] {
         match self {
             Action::FindOne => &["filter", "projection", "sort"],
             Action::Find => &["filter", "projection", "sort", "limit", "skip", "batchSize"],
@@ -142,7 +162,8 @@ impl Action {
         }
     }
 
-    fn scope(self) -> Scope {
+    /// Whether the body names a collection, only a database, or neither.
+    pub fn scope(self) -> Scope {
         match self {
             Action::ListDatabases | Action::GetMore | Action::KillCursors => Scope::Cluster,
             Action::ListCollections | Action::DropDatabase => Scope::Database,
