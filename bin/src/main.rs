@@ -82,6 +82,9 @@ struct DevArgs {
     /// Shard every new collection (`hashed`: on `{_id: "hashed"}`).
     #[arg(long, value_enum, default_value_t = settings::NewCollections::Unsharded, env = "LAURA_SHARD_NEW_COLLECTIONS")]
     shard_new_collections: settings::NewCollections,
+    /// The database the original LauraDB REST routes (`/{coll}/_doc`, …) use.
+    #[arg(long, default_value = lauradb_router::DEFAULT_REST_DATABASE, env = "LAURA_REST_DATABASE")]
+    rest_database: String,
 }
 
 fn init_logging(format: LogFormat) {
@@ -130,6 +133,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         RouterConfig {
             api_keys: args.api_keys.clone(),
             serves_metrics: true,
+            rest_database: args.rest_database.clone(),
             ..Default::default()
         },
     )

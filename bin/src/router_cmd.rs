@@ -32,6 +32,9 @@ pub struct RouterArgs {
     /// Shard every new collection (`hashed`: on `{_id: "hashed"}`).
     #[arg(long, value_enum, default_value_t = NewCollections::Unsharded, env = "LAURA_SHARD_NEW_COLLECTIONS")]
     pub shard_new_collections: NewCollections,
+    /// The database the original LauraDB REST routes (`/{coll}/_doc`, …) use.
+    #[arg(long, default_value = lauradb_router::DEFAULT_REST_DATABASE, env = "LAURA_REST_DATABASE")]
+    pub rest_database: String,
 }
 
 pub async fn run(args: RouterArgs) -> Result<(), String> {
@@ -56,6 +59,7 @@ pub async fn run(args: RouterArgs) -> Result<(), String> {
         RouterConfig {
             api_keys: args.api_keys,
             serves_metrics: true,
+            rest_database: args.rest_database,
             ..Default::default()
         },
     )

@@ -1,8 +1,11 @@
 //! The Data API over HTTP (axum).
 //!
 //! Routes: `POST /action/{action}` and
-//! `POST /app/{appId}/endpoint/data/v1/action/{action}` (Atlas' shape), and
-//! `GET /health`. Every request runs in a `tracing` span carrying its request
+//! `POST /app/{appId}/endpoint/data/v1/action/{action}` (Atlas' shape),
+//! `GET /health`, `GET /openapi.json` ([`crate::openapi`]), and the original
+//! LauraDB REST routes (`/{coll}/_doc/{id}` …, see `http/rest.rs`), which
+//! translate into the same actions. Large `find` results go through
+//! [`crate::cursors`]. Every Data API request runs in a `tracing` span carrying its request
 //! id (the client's `x-request-id`, or one the router makes up) and is counted
 //! in `lauradb_http_requests_total{action,status}` and timed in
 //! `lauradb_http_request_seconds{action}`.
@@ -38,6 +41,9 @@ pub struct RouterConfig {
     pub result_cap: u64,
     /// Whether the binary adds `GET /metrics` (listed in `/openapi.json`).
     pub serves_metrics: bool,
+    /// The database the original LauraDB REST routes act on (see
+    /// `http/rest.rs`).
+    pub rest_database: String,
 }
 
 impl Default for RouterConfig {
@@ -46,9 +52,15 @@ impl Default for RouterConfig {
             api_keys: Vec::new(),
             result_cap: crate::cursors::DEFAULT_RESULT_CAP,
             serves_metrics: false,
+            rest_database: DEFAULT_REST_DATABASE.into(),
         }
     }
 }
+
+/// The database of the REST routes unless configured.
+pub const DEFAULT_REST_DATABASE: &str = "lauradb";
+
+mod rest;
 
 struct AppState<B> {
     backend: B,
@@ -73,6 +85,7 @@ pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
         )
         .route("/health", get(health))
         .route("/openapi.json", get(openapi::<B>))
+        .merge(rest::routes::<B>())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -318,6 +331,7 @@ mod tests {
                 api_keys: keys.iter().map(|k| k.to_string()).collect(),
                 result_cap: 10,
                 serves_metrics: false,
+                rest_database: "rest".into(),
             },
         )
     }
@@ -674,5 +688,169 @@ mod tests {
                 .unwrap()
                 .contains_key("/metrics")
         );
+    }
+
+    async fn rest(app: &Router, method: &str, path: &str, body: &str) -> (u16, Value) {
+        let request = axum::http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json")
+            .body(Body::from(body.to_string()))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        let status = response.status().as_u16();
+        let bytes = response.into_body().collect().await.unwrap().to_bytes();
+        (status, serde_json::from_slice(&bytes).unwrap())
+    }
+
+    #[tokio::test]
+    async fn the_original_rest_routes_answer_in_their_envelopes() {
+        let app = app(&[]);
+        let ok = |reply: (u16, Value)| {
+            assert_eq!(reply.0, 200, "{}", reply.1);
+            assert_eq!(reply.1["ok"], json!(true), "{}", reply.1);
+            reply.1["result"].clone()
+        };
+        let failed = |reply: (u16, Value), status: u16, error: &str| {
+            assert_eq!(reply.0, status, "{}", reply.1);
+            assert_eq!(reply.1["ok"], json!(false));
+            assert_eq!(reply.1["error"], json!(error), "{}", reply.1);
+            assert_eq!(reply.1["code"], json!(status));
+            assert!(reply.1["message"].as_str().is_some_and(|m| !m.is_empty()));
+        };
+        assert_eq!(
+            ok(rest(&app, "PUT", "/people", "").await),
+            json!({"collection": "people"})
+        );
+        failed(
+            rest(&app, "PUT", "/people", "").await,
+            400,
+            "NamespaceExists",
+        );
+        assert_eq!(
+            ok(rest(&app, "POST", "/people/_doc", r#"{"_id": 1, "name": "ann"}"#).await),
+            json!({"_id": 1})
+        );
+        let generated = ok(rest(&app, "POST", "/people/_doc", r#"{"name": "bob"}"#).await);
+        let oid = generated["_id"].as_str().unwrap().to_string();
+        assert_eq!(
+            ok(rest(&app, "GET", &format!("/people/_doc/{oid}"), "").await)["name"],
+            json!("bob")
+        );
+        assert_eq!(
+            ok(rest(&app, "GET", "/people/_doc/1", "").await),
+            json!({"_id": 1, "name": "ann"})
+        );
+        failed(
+            rest(&app, "GET", "/people/_doc/99", "").await,
+            404,
+            "DocumentNotFound",
+        );
+        let put = ok(rest(&app, "PUT", "/people/_doc/2", r#"{"name": "cy"}"#).await);
+        assert_eq!(put["upsertedId"], json!(2));
+        assert_eq!(
+            ok(rest(&app, "DELETE", "/people/_doc/2", "").await),
+            json!({"deletedCount": 1})
+        );
+        failed(
+            rest(&app, "DELETE", "/people/_doc/2", "").await,
+            404,
+            "DocumentNotFound",
+        );
+        assert_eq!(
+            ok(rest(
+                &app,
+                "POST",
+                "/people/_bulk",
+                r#"[{"_id": 10}, {"_id": 11}]"#
+            )
+            .await),
+            json!({"insertedIds": [10, 11]})
+        );
+        let bulk = ok(rest(
+            &app,
+            "POST",
+            "/people/_bulkWrite",
+            r#"{"operations": [{"deleteOne": {"filter": {"_id": 10}}}]}"#,
+        )
+        .await);
+        assert_eq!(bulk["deletedCount"], json!(1));
+        assert_eq!(
+            ok(rest(
+                &app,
+                "POST",
+                "/people/_search",
+                r#"{"filter": {"_id": {"$gte": 10}}}"#
+            )
+            .await),
+            json!({"documents": [{"_id": 11}]})
+        );
+        assert_eq!(ok(rest(&app, "GET", "/people/_count", "").await), json!(3));
+        assert_eq!(
+            ok(rest(&app, "POST", "/people/_count", r#"{"filter": {"_id": 1}}"#).await),
+            json!(1)
+        );
+        failed(
+            rest(&app, "POST", "/people/_aggregate", "[]").await,
+            400,
+            "NotImplemented",
+        );
+        assert_eq!(
+            ok(rest(&app, "POST", "/people/_index", r#"{"key": {"_id": 1}}"#).await)["name"],
+            json!("_id_")
+        );
+        assert_eq!(
+            ok(rest(&app, "GET", "/people/_index", "").await),
+            json!([{"v": 2, "key": {"_id": 1}, "name": "_id_"}])
+        );
+        failed(
+            rest(&app, "DELETE", "/people/_index/n_1", "").await,
+            400,
+            "IndexNotFound",
+        );
+        let stats = ok(rest(&app, "GET", "/people/_stats", "").await);
+        assert_eq!(
+            (
+                stats["count"].clone(),
+                stats["indexes"].as_array().unwrap().len()
+            ),
+            (json!(3), 1)
+        );
+        assert_eq!(
+            ok(rest(&app, "GET", "/_collections", "").await),
+            json!(["people"])
+        );
+        assert_eq!(
+            ok(rest(&app, "GET", "/_stats", "").await)["collections"],
+            json!(1)
+        );
+        assert_eq!(
+            ok(rest(&app, "GET", "/_health", "").await),
+            json!({"status": "ok"})
+        );
+        failed(
+            rest(&app, "POST", "/people/_doc", "{oops").await,
+            400,
+            "InvalidJSON",
+        );
+        failed(
+            rest(&app, "POST", "/people/_search", "[1]").await,
+            400,
+            "BadValue",
+        );
+        // Everything above went to the configured REST database.
+        let (_, listed) = call(
+            &app,
+            "/action/listCollections",
+            &[],
+            r#"{"database": "rest"}"#,
+        )
+        .await;
+        assert_eq!(listed["collections"][0]["name"], json!("people"));
+        assert_eq!(
+            ok(rest(&app, "DELETE", "/people", "").await),
+            json!({"collection": "people", "dropped": true})
+        );
+        assert_eq!(ok(rest(&app, "GET", "/_collections", "").await), json!([]));
     }
 }

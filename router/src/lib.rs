@@ -28,7 +28,7 @@ pub mod openapi;
 
 pub use backend::Backend;
 pub use cluster::{ClusterBackend, ClusterOptions, ShardInfo};
-pub use http::{RouterConfig, router};
+pub use http::{DEFAULT_REST_DATABASE, RouterConfig, router};
 pub use local::LocalBackend;
 
 /// The axum application type the router builds.

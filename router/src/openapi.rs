@@ -48,6 +48,9 @@ pub fn document(serves_metrics: bool) -> Value {
             "responses": {"200": {"description": "OpenAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}}},
         }}),
     );
+    for (path, methods) in rest_paths() {
+        paths.insert(path.into(), methods);
+    }
     if serves_metrics {
         paths.insert(
             "/metrics".into(),
@@ -78,6 +81,164 @@ pub fn document(serves_metrics: bool) -> Value {
         },
         "security": [{"apiKey": []}],
     })
+}
+
+/// The original LauraDB's REST routes (see `http/rest.rs`), on the
+/// configured REST database, answering `{"ok", "result"}` envelopes.
+fn rest_paths() -> Vec<(&'static str, Value)> {
+    let envelope = json!({"type": "object", "required": ["ok"], "properties": {
+        "ok": {"type": "boolean"}, "result": {}, "error": {"type": "string"},
+        "message": {"type": "string"}, "code": {"type": "integer"}}});
+    let op = |summary: &str, body: bool| {
+        let mut operation = json!({
+            "summary": summary,
+            "tags": ["LauraDB REST"],
+            "responses": {
+                "200": {"description": "{\"ok\": true, \"result\": …}", "content": {"application/json": {"schema": envelope}}},
+                "default": {"description": "{\"ok\": false, \"error\", \"message\", \"code\"}", "content": {"application/json": {"schema": envelope}}},
+            },
+        });
+        if body {
+            operation["requestBody"] = json!({"content": {"application/json": {"schema": {}}}});
+        }
+        operation
+    };
+    let coll =
+        json!({"name": "coll", "in": "path", "required": true, "schema": {"type": "string"}});
+    let id = json!({"name": "id", "in": "path", "required": true, "schema": {"type": "string"},
+                    "description": "an integer _id if it reads as one, an ObjectId if 24 hex digits, else a string"});
+    let name =
+        json!({"name": "name", "in": "path", "required": true, "schema": {"type": "string"}});
+    let with = |params: &[&Value], methods: Vec<(&str, Value)>| {
+        let mut item = serde_json::Map::new();
+        for (method, mut operation) in methods {
+            operation["parameters"] = json!(params);
+            item.insert(method.into(), operation);
+        }
+        Value::Object(item)
+    };
+    vec![
+        (
+            "/_health",
+            with(&[], vec![("get", op("Liveness (REST envelope)", false))]),
+        ),
+        (
+            "/_collections",
+            with(
+                &[],
+                vec![("get", op("Collection names of the REST database", false))],
+            ),
+        ),
+        (
+            "/_stats",
+            with(
+                &[],
+                vec![(
+                    "get",
+                    op("Collections and size of the REST database", false),
+                )],
+            ),
+        ),
+        (
+            "/{coll}",
+            with(
+                &[&coll],
+                vec![
+                    ("put", op("Create a collection", false)),
+                    ("delete", op("Drop a collection", false)),
+                ],
+            ),
+        ),
+        (
+            "/{coll}/_doc",
+            with(
+                &[&coll],
+                vec![("post", op("Insert a document (the body)", true))],
+            ),
+        ),
+        (
+            "/{coll}/_doc/{id}",
+            with(
+                &[&coll, &id],
+                vec![
+                    ("get", op("A document by _id", false)),
+                    ("put", op("Replace (or insert) a document by _id", true)),
+                    ("delete", op("Delete a document by _id", false)),
+                ],
+            ),
+        ),
+        (
+            "/{coll}/_bulk",
+            with(
+                &[&coll],
+                vec![(
+                    "post",
+                    op("Insert documents: [docs] or {documents, ordered}", true),
+                )],
+            ),
+        ),
+        (
+            "/{coll}/_bulkWrite",
+            with(
+                &[&coll],
+                vec![("post", op("bulkWrite: {operations, ordered}", true))],
+            ),
+        ),
+        (
+            "/{coll}/_search",
+            with(
+                &[&coll],
+                vec![(
+                    "post",
+                    op(
+                        "find: {filter, projection, sort, skip, limit, batchSize}",
+                        true,
+                    ),
+                )],
+            ),
+        ),
+        (
+            "/{coll}/_count",
+            with(
+                &[&coll],
+                vec![
+                    ("get", op("Count every document", false)),
+                    (
+                        "post",
+                        op("Count matching documents: {filter, skip, limit}", true),
+                    ),
+                ],
+            ),
+        ),
+        (
+            "/{coll}/_aggregate",
+            with(
+                &[&coll],
+                vec![("post", op("aggregate: [stages] or {pipeline}", true))],
+            ),
+        ),
+        (
+            "/{coll}/_index",
+            with(
+                &[&coll],
+                vec![
+                    ("post", op("createIndex: {key, name, unique}", true)),
+                    ("get", op("listIndexes", false)),
+                ],
+            ),
+        ),
+        (
+            "/{coll}/_index/{name}",
+            with(&[&coll, &name], vec![("delete", op("dropIndex", false))]),
+        ),
+        (
+            "/{coll}/_stats",
+            with(
+                &[&coll],
+                vec![("get", op("Count and indexes of a collection", false))],
+            ),
+        ),
+    ]
 }
 
 fn accept_header() -> Value {
