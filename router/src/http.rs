@@ -88,6 +88,7 @@ pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
         .merge(rest::routes::<B>())
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(json_rejections))
         .with_state(state)
 }
 
@@ -99,6 +100,46 @@ async fn openapi<B: Backend>(State(state): State<Arc<AppState<B>>>) -> Response 
     json_response(
         StatusCode::OK,
         crate::openapi::document(state.config.serves_metrics),
+        JsonMode::Plain,
+    )
+}
+
+/// axum answers an oversized body (413) and a wrong method (405) in plain
+/// text; clients get our JSON error shape instead — the Data API's, or the
+/// REST envelope on REST paths.
+async fn json_rejections(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    let response = next.run(request).await;
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/"));
+    let error = match response.status() {
+        StatusCode::PAYLOAD_TOO_LARGE if !is_json => ApiError::new(
+            413,
+            "BodyTooLarge",
+            format!("the request body is larger than {MAX_BODY_BYTES} bytes"),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED if !is_json => ApiError::new(
+            405,
+            "MethodNotAllowed",
+            format!("{path} does not take this method; see /openapi.json"),
+        ),
+        _ => return response,
+    };
+    let data_api = path.starts_with("/action/") || path.starts_with("/app/");
+    let body = if data_api {
+        dataapi::render_error(&error).1
+    } else {
+        json!({"ok": false, "error": error.code, "message": error.message, "code": error.status})
+    };
+    json_response(
+        StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST),
+        body,
         JsonMode::Plain,
     )
 }
@@ -852,5 +893,31 @@ mod tests {
             json!({"collection": "people", "dropped": true})
         );
         assert_eq!(ok(rest(&app, "GET", "/_collections", "").await), json!([]));
+    }
+
+    #[tokio::test]
+    async fn oversized_bodies_and_wrong_methods_get_json_errors() {
+        let app = app(&[]);
+        let huge = format!(
+            r#"{{"database":"d","collection":"c","document":{{"x":"{}"}}}}"#,
+            "a".repeat(MAX_BODY_BYTES + 10)
+        );
+        let (status, body) = call(&app, "/action/insertOne", &[], &huge).await;
+        assert_eq!(
+            (status, body["error_code"].clone()),
+            (413, json!("BodyTooLarge"))
+        );
+        let (status, body) = rest(&app, "POST", "/people/_doc", &huge).await;
+        assert_eq!(
+            (status, body["error"].clone(), body["ok"].clone()),
+            (413, json!("BodyTooLarge"), json!(false))
+        );
+        let (status, body) = rest(&app, "GET", "/people", "").await;
+        assert_eq!(
+            (status, body["error"].clone()),
+            (405, json!("MethodNotAllowed"))
+        );
+        let (_, listed) = call(&app, "/action/listDatabases", &[], "{}").await;
+        assert_eq!(listed, json!({"databases": []}), "nothing was written");
     }
 }
