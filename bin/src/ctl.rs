@@ -32,6 +32,27 @@ pub enum CtlCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Shard a collection: `--key '{"k": 1}'` (ranged) or
+    /// `--key '{"_id": "hashed"}'`.
+    ShardCollection {
+        #[arg(long)]
+        database: String,
+        #[arg(long)]
+        collection: String,
+        /// The shard key pattern, as JSON.
+        #[arg(long)]
+        key: String,
+        /// Initial chunk bounds of a ranged key, as a JSON array of
+        /// documents (`'[{"k": 100}, {"k": 200}]'`).
+        #[arg(long)]
+        split_points: Option<String>,
+        /// Initial chunks of a hashed key (default: two per shard).
+        #[arg(long)]
+        num_initial_chunks: Option<u64>,
+        /// A unique shard key (only `{_id: 1}` for now).
+        #[arg(long)]
+        unique: bool,
+    },
     /// Register a shard group (already running and initialised) in the catalog.
     AddShard {
         #[arg(long)]
@@ -180,6 +201,55 @@ pub async fn run(args: CtlArgs) -> Result<(), String> {
                 }
             }
             println!("shard {id} registered");
+            Ok(())
+        }
+        CtlCommand::ShardCollection {
+            database,
+            collection,
+            key,
+            split_points,
+            num_initial_chunks,
+            unique,
+        } => {
+            let json_document = |flag: &str, text: &str| -> Result<bson::Document, String> {
+                let value: serde_json::Value =
+                    serde_json::from_str(text).map_err(|e| format!("{flag}: not JSON: {e}"))?;
+                lauradb_engine::dataapi::document_from_json(value)
+                    .map_err(|e| format!("{flag}: {e}"))
+            };
+            let key = json_document("--key", &key)?;
+            let split_points = match split_points {
+                None => Vec::new(),
+                Some(text) => json_document("--split-points", &format!(r#"{{"p": {text}}}"#))?
+                    .get_array("p")
+                    .map_err(|_| "--split-points must be a JSON array".to_string())?
+                    .iter()
+                    .map(|b| {
+                        b.as_document()
+                            .cloned()
+                            .ok_or_else(|| "--split-points must hold objects".to_string())
+                    })
+                    .collect::<Result<_, _>>()?,
+            };
+            let ctl = cluster()?;
+            let answer = ctl
+                .backend
+                .shard_collection_now(lauradb_engine::dataapi::ShardCollectionSpec {
+                    ns: lauradb_engine::command::Namespace::new(database, collection),
+                    key,
+                    unique,
+                    num_initial_chunks,
+                    split_points,
+                })
+                .await
+                .map_err(|e| format!("{}: {}", e.code, e.message))?;
+            println!(
+                "{}",
+                lauradb_engine::dataapi::to_json(
+                    &bson::Bson::Document(answer),
+                    lauradb_engine::dataapi::JsonMode::Plain
+                )
+            );
             Ok(())
         }
         CtlCommand::AddNode { group, node, addr } => {

@@ -343,6 +343,37 @@ fn a_router_with_a_stale_catalog_still_answers_correctly() {
         .collect::<Vec<_>>()
         .join(",");
     let b = Server::router(&config_servers, &[]);
+
+    // `lauradb ctl shard-collection` changes the same catalog.
+    let out = std::process::Command::new(common::BIN)
+        .args([
+            "ctl",
+            "--config-servers",
+            &config_servers,
+            "shard-collection",
+        ])
+        .args([
+            "--database",
+            DB,
+            "--collection",
+            "viactl",
+            "--key",
+            r#"{"k": 1}"#,
+        ])
+        .args(["--split-points", r#"[{"k": 10}]"#])
+        .env("RUST_LOG", "error")
+        .output()
+        .expect("run ctl");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("collectionsharded"));
+    let placement = explain(&a, "viactl", json!({}))["placement"].clone();
+    assert_eq!(placement["shardKey"], json!({"k": 1}));
+    assert_eq!(placement["chunks"].as_array().unwrap().len(), 2);
+
     let c = "stale";
     let count =
         |s: &Server| s.ok("countDocuments", body(c, json!({"filter": {}})))["count"].clone();
