@@ -583,3 +583,115 @@ fn spread_of(server: &Server, collection: &str) -> Vec<i64> {
         .map(|s| s["nReturned"].as_i64().unwrap())
         .collect()
 }
+
+#[test]
+fn concurrent_sharding_and_routing_edge_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::dev(
+        dir.path(),
+        &["--ephemeral", "--shard-new-collections", "hashed"],
+    );
+
+    // Eight first writes to a new collection at once: each shards it or
+    // waits for the one that does; none fails, none is lost.
+    let statuses: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..8)
+            .map(|i| {
+                let server = &server;
+                scope.spawn(move || {
+                    server.post(
+                        "insertOne",
+                        &body("race", json!({"document": {"_id": i}})).to_string(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (status, reply) in &statuses {
+        assert_eq!(*status, 200, "{reply}");
+    }
+    assert_eq!(
+        server.ok("countDocuments", body("race", json!({"filter": {}})))["count"],
+        json!(8)
+    );
+    assert_eq!(
+        explain(&server, "race", json!({}))["queryPlanner"]["sharded"],
+        json!(true)
+    );
+
+    // Concurrent shardCollection of one collection: one wins, the others
+    // are told so (or that it is already sharded); the collection works.
+    let answers: Vec<(u16, String)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..4)
+            .map(|_| {
+                let server = &server;
+                scope.spawn(move || {
+                    server.post(
+                        "shardCollection",
+                        &body(
+                            "contested",
+                            json!({"key": {"k": 1}, "splitPoints": [{"k": 0}]}),
+                        )
+                        .to_string(),
+                    )
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(answers.iter().any(|(s, _)| *s == 200), "{answers:?}");
+    for (status, reply) in &answers {
+        assert!(
+            *status == 200 || (*status == 409 && reply.contains("ConflictingOperationInProgress")),
+            "{status} {reply}"
+        );
+    }
+    let placement = explain(&server, "contested", json!({}))["placement"].clone();
+    assert_eq!(placement["shardKey"], json!({"k": 1}));
+    server.ok(
+        "insertMany",
+        body("contested", json!({"documents": [{"k": -5}, {"k": 5}]})),
+    );
+    assert_eq!(
+        server.ok("countDocuments", body("contested", json!({"filter": {}})))["count"],
+        json!(2)
+    );
+
+    // A filter that can match nothing targets no shard.
+    let reply = server.ok(
+        "deleteMany",
+        body("race", json!({"filter": {"_id": {"$in": []}}})),
+    );
+    assert_eq!(reply, json!({"deletedCount": 0}));
+    let reply = server.ok(
+        "updateMany",
+        body(
+            "race",
+            json!({"filter": {"_id": {"$in": []}}, "update": {"$set": {"x": 1}}}),
+        ),
+    );
+    assert_eq!(reply, json!({"matchedCount": 0, "modifiedCount": 0}));
+
+    // An upsert routed by its filter whose new document belongs elsewhere.
+    let reply = server.ok(
+        "updateOne",
+        body(
+            "contested",
+            json!({"filter": {"k": 7}, "update": {"$set": {"k": -70}}, "upsert": true}),
+        ),
+    );
+    assert!(reply["upsertedId"].is_string(), "{reply}");
+    let found = server.ok("findOne", body("contested", json!({"filter": {"k": -70}})));
+    assert_eq!(found["document"]["k"], json!(-70));
+
+    // createCollection under the switch: created, then sharded.
+    server.ok("createCollection", body("made", json!({})));
+    assert_eq!(
+        explain(&server, "made", json!({}))["queryPlanner"]["sharded"],
+        json!(true)
+    );
+    let (status, reply) = server.post("createCollection", &body("made", json!({})).to_string());
+    assert_eq!(status, 400, "{reply}");
+    assert!(reply.contains("NamespaceExists"), "{reply}");
+}

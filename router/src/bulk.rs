@@ -30,8 +30,16 @@ pub async fn bulk_write<B: Backend>(
     for (index, BulkOperation { op, .. }) in operations.into_iter().enumerate() {
         let outcome = match backend.write(op).await {
             Ok(outcome) => outcome,
-            Err(error) if error.status >= 500 && write_errors.is_empty() && index == 0 => {
-                // Nothing was done yet: the whole request failed.
+            Err(error) if error.status >= 500 => {
+                // Unknown outcome (no leader, timeout): stop, and say what
+                // is known so far.
+                let mut error = error
+                    .with_field("insertedCount", json!(inserted))
+                    .with_field("matchedCount", json!(matched))
+                    .with_field("modifiedCount", json!(modified))
+                    .with_field("deletedCount", json!(deleted))
+                    .with_field("failedIndex", json!(index));
+                error.message = format!("operations[{index}]: {}", error.message);
                 return Err(error);
             }
             Err(error) => {

@@ -157,15 +157,31 @@ impl Cursors {
             return Err(cursor_not_found(id));
         }
         let size = batch_size.unwrap_or(cursor.batch_size).min(self.cap);
-        let Cursor {
-            ns,
-            options,
-            returned,
-            ..
-        } = cursor;
-        let next = self
-            .batch(backend, ns, options, returned, size, true)
-            .await?;
+        let next = match self
+            .batch(
+                backend,
+                cursor.ns.clone(),
+                cursor.options.clone(),
+                cursor.returned,
+                size,
+                true,
+            )
+            .await
+        {
+            Ok(next) => next,
+            Err(error) => {
+                // The client may retry (a shard had no leader): keep the
+                // cursor where it was.
+                self.lock().insert(
+                    id,
+                    Cursor {
+                        last_used: Instant::now(),
+                        ..cursor
+                    },
+                );
+                return Err(error);
+            }
+        };
         // `batch` registered a fresh cursor id; keep the client's id instead.
         if next.cursor_id != 0 {
             let mut open = self.lock();

@@ -68,7 +68,13 @@ impl ClusterBackend {
                 "unique shard keys other than {_id: 1} (they need secondary unique indexes)".into(),
             )));
         }
-        let existing = self.collection_entry(ns).await?;
+        let mut existing = self.collection_entry(ns).await?;
+        if let Some(entry) = &existing
+            && entry.pending.is_some()
+        {
+            self.settle_pending(entry).await?;
+            existing = self.collection_entry(ns).await?;
+        }
         if let Some(entry) = &existing
             && let Some(current) = &entry.key
         {
@@ -84,6 +90,13 @@ impl ClusterBackend {
         }
         let primary = self.primary_or_assign(&ns.db).await?;
         let mut shards: Vec<GroupId> = self.shards().await?.iter().map(|s| s.id).collect();
+        if shards.is_empty() {
+            return Err(ApiError::new(
+                503,
+                "NoShards",
+                "the cluster has no shards yet; add one first",
+            ));
+        }
         shards.sort_unstable();
         if let Some(at) = shards.iter().position(|s| *s == primary) {
             shards.rotate_left(at);
@@ -138,16 +151,36 @@ impl ClusterBackend {
             key: Some(key.to_document()),
             unique: spec.unique,
             chunks,
+            pending: None,
         };
         // Validates the bounds (sorted, covering, matching the key).
         let placement = entry
             .placement(primary)
             .map_err(|e| ApiError::bad_request("BadValue", e.message))?;
-        self.install(primary, &placement).await?;
+        // 1. Record the plan as pending: one sharding at a time.
+        let inserting = existing.is_none();
+        let mut current = existing.unwrap_or_else(|| CollectionEntry {
+            ns: ns.clone(),
+            version: ShardVersion::UNSHARDED,
+            incarnation: 0,
+            key: None,
+            unique: false,
+            chunks: Vec::new(),
+            pending: None,
+        });
+        let before = current.version.epoch;
+        current.pending = Some(Box::new(entry.clone()));
         if !self
-            .replace_entry(&entry, existing.as_ref().map(|e| e.version.epoch))
+            .replace_entry(&current, (!inserting).then_some(before), None)
             .await?
         {
+            return Err(conflict(ns));
+        }
+        // 2. The primary takes the placement (and checks for orphans);
+        // 3. the catalog commits it — or forgets the plan if the primary
+        //    refused it. A router that finds the plan half-done finishes it.
+        self.settle_pending(&current).await?;
+        if self.collection_entry(ns).await?.map(|e| e.version) != Some(entry.version) {
             return Err(conflict(ns));
         }
         for shard in shards.iter().filter(|s| **s != primary) {
@@ -163,6 +196,35 @@ impl ClusterBackend {
             "chunks": entry.chunks.len() as i64,
             "shards": placement.all_shards().iter().map(|s| *s as i64).collect::<Vec<_>>(),
         })
+    }
+
+    /// Finishes a pending sharding: installs the plan on the primary, then
+    /// commits it in the catalog; if the primary refuses it (documents
+    /// outside its chunks), drops the plan and reports why. Safe to run by
+    /// several routers at once: installs are idempotent and the catalog
+    /// writes are compare-and-set on the plan's epoch.
+    pub(crate) async fn settle_pending(&self, entry: &CollectionEntry) -> Result<(), ApiError> {
+        let Some(plan) = &entry.pending else {
+            return Ok(());
+        };
+        let ns = &entry.ns;
+        let primary = self.primary_or_assign(&ns.db).await?;
+        let placement = plan.placement(primary)?;
+        let installed = self.install(primary, &placement).await;
+        let mut settled = match &installed {
+            Ok(()) => (**plan).clone(),
+            Err(error) if error.status >= 500 => return Err(error.clone()),
+            Err(_) => entry.clone(),
+        };
+        settled.pending = None;
+        self.replace_entry(
+            &settled,
+            Some(entry.version.epoch),
+            Some(plan.version.epoch),
+        )
+        .await?;
+        self.forget_placement(ns);
+        installed
     }
 
     /// Drops a collection, sharded or not.
@@ -194,20 +256,35 @@ impl ClusterBackend {
             key: None,
             unique: false,
             chunks: Vec::new(),
+            pending: None,
         };
-        if !self
-            .replace_entry(&tombstone, Some(entry.version.epoch))
-            .await?
+        if entry.pending.is_some()
+            || !self
+                .replace_entry(&tombstone, Some(entry.version.epoch), None)
+                .await?
         {
             return Err(conflict(ns));
         }
         self.forget_placement(ns);
         let primary = self.lookup_primary(&ns.db).await?.unwrap_or_default();
         let placement = tombstone.placement(primary)?;
+        let mut unconfirmed = Vec::new();
         for shard in self.shards().await? {
             if let Err(error) = self.install(shard.id, &placement).await {
-                tracing::warn!(%ns, shard = shard.id, error = %error.message, "dropping on a shard failed; it drops when next routed to");
+                tracing::warn!(%ns, shard = shard.id, error = %error.message, "dropping on a shard failed");
+                unconfirmed.push(shard.id);
             }
+        }
+        if !unconfirmed.is_empty() {
+            // The catalog already says "dropped"; a shard that missed it
+            // still holds the documents until it learns. Retrying the drop
+            // tells every shard again.
+            return Err(ApiError::new(
+                503,
+                "DropIncomplete",
+                format!("{ns} is dropped in the catalog, but shards {unconfirmed:?} did not confirm; retry dropCollection"),
+            )
+            .with_field("retryAfterMs", serde_json::json!(500)));
         }
         Ok(Outcome::Done)
     }

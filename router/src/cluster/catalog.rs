@@ -13,6 +13,11 @@
 //! shard can tell an old placement from a new one. Chunks live inside their
 //! collection's entry, so a catalog change is one atomic document write,
 //! guarded by the epoch it expects (compare-and-set).
+//!
+//! Sharding is two catalog writes around the primary's install: the plan is
+//! first recorded as `pending` (at most one at a time), then committed. A
+//! pending plan whose author vanished is finished by whichever router finds
+//! it (see `admin.rs`), so the catalog never stays behind a shard.
 
 use bson::{Bson, Document, doc};
 use lauradb_engine::command::{FindAndModifyAction, Namespace, Operation, Outcome, UpdateKind};
@@ -37,10 +42,20 @@ pub struct CollectionEntry {
     pub unique: bool,
     /// `(min, max, shard)`, sorted.
     pub chunks: Vec<(Document, Document, GroupId)>,
+    /// A sharding in progress: the entry as it will be once committed.
+    pub pending: Option<Box<CollectionEntry>>,
 }
 
 impl CollectionEntry {
     fn to_document(&self) -> Document {
+        let mut d = self.fields_document();
+        if let Some(pending) = &self.pending {
+            d.insert("pending", pending.fields_document());
+        }
+        d
+    }
+
+    fn fields_document(&self) -> Document {
         doc! {
             "_id": self.ns.to_string(),
             "epoch": self.version.epoch as i64,
@@ -76,6 +91,10 @@ impl CollectionEntry {
             })
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| catalog_error(format!("catalog entry of {ns} has a malformed chunk")))?;
+        let pending = match d.get_document("pending") {
+            Ok(p) => Some(Box::new(CollectionEntry::from_document(ns, p)?)),
+            Err(_) => None,
+        };
         Ok(CollectionEntry {
             ns: ns.clone(),
             version: ShardVersion {
@@ -87,6 +106,7 @@ impl CollectionEntry {
             key: d.get_document("key").ok().cloned(),
             unique: d.get_bool("unique").unwrap_or(false),
             chunks,
+            pending,
         })
     }
 
@@ -183,11 +203,14 @@ impl ClusterBackend {
     }
 
     /// Writes `entry` if the catalog still holds `expected_epoch` for it
-    /// (`None`: no entry yet). Returns false when someone else changed it.
+    /// (`None`: no entry yet) and the pending plan of epoch
+    /// `expected_pending` (`None`: no pending plan). Returns false when
+    /// someone else changed it.
     pub(super) async fn replace_entry(
         &self,
         entry: &CollectionEntry,
         expected_epoch: Option<u64>,
+        expected_pending: Option<u64>,
     ) -> Result<bool, ApiError> {
         let document = entry.to_document();
         match expected_epoch {
@@ -216,7 +239,15 @@ impl ClusterBackend {
                 match self
                     .config_write(Operation::Update {
                         ns: Namespace::new(CONFIG_DB, COLLECTIONS),
-                        filter: doc! { "_id": entry.ns.to_string(), "epoch": epoch as i64 },
+                        filter: {
+                            let mut filter =
+                                doc! { "_id": entry.ns.to_string(), "epoch": epoch as i64 };
+                            match expected_pending {
+                                Some(p) => filter.insert("pending.epoch", p as i64),
+                                None => filter.insert("pending", doc! { "$exists": false }),
+                            };
+                            filter
+                        },
                         kind: UpdateKind::Replacement(replacement),
                         multi: false,
                         upsert: false,

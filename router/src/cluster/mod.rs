@@ -477,14 +477,27 @@ impl ClusterBackend {
             && create
             && let Some(key) = self.inner.options.shard_new_collections.clone()
         {
-            self.shard_collection_now(ShardCollectionSpec {
-                ns: ns.clone(),
-                key: key.to_document(),
-                unique: false,
-                num_initial_chunks: None,
-                split_points: Vec::new(),
-            })
-            .await?;
+            let sharded = self
+                .shard_collection_now(ShardCollectionSpec {
+                    ns: ns.clone(),
+                    key: key.to_document(),
+                    unique: false,
+                    num_initial_chunks: None,
+                    split_points: Vec::new(),
+                })
+                .await;
+            // Another request may be sharding it right now: settled below.
+            if let Err(error) = sharded
+                && error.code != "ConflictingOperationInProgress"
+            {
+                return Err(error);
+            }
+            entry = self.collection_entry(ns).await?;
+        }
+        // A sharding left half-done (its router crashed or lost a race) is
+        // finished before anyone routes by the entry.
+        if let Some(pending) = entry.as_ref().filter(|e| e.pending.is_some()) {
+            self.settle_pending(pending).await?;
             entry = self.collection_entry(ns).await?;
         }
         let primary = if create {
@@ -555,6 +568,16 @@ impl ClusterBackend {
     ) -> Result<(), RouteError> {
         if have > placement.version {
             tracing::debug!(ns = %placement.ns, %have, ours = %placement.version, "router placement is stale; reloading");
+            self.forget_placement(&placement.ns);
+            return Err(RouteError::Stale);
+        }
+        // Install only what the catalog still says: a cached placement that
+        // the catalog has moved past must not reach a shard that is behind.
+        let current = self
+            .collection_entry(&placement.ns)
+            .await?
+            .map_or(ShardVersion::UNSHARDED, |e| e.version);
+        if current != placement.version {
             self.forget_placement(&placement.ns);
             return Err(RouteError::Stale);
         }

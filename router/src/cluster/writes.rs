@@ -39,17 +39,25 @@ fn api(error: lauradb_engine::Error) -> RouteError {
     RouteError::Api(ApiError::from(error))
 }
 
-fn partially_applied(ns: &Namespace) -> RouteError {
-    RouteError::Api(
-        ApiError::new(
-            503,
-            "StaleConfig",
-            format!(
-                "the placement of {ns} changed while a multi-shard write ran; some shards applied it, others did not"
-            ),
-        )
-        .with_field("retryAfterMs", serde_json::json!(100)),
+fn api_conflict(ns: &Namespace) -> ApiError {
+    ApiError::new(
+        409,
+        "ConflictingOperationInProgress",
+        format!("the placement of {ns} changed while creating it; retry"),
     )
+}
+
+/// A multi-shard write that some shards applied and others refused because
+/// the collection was re-sharded or dropped meanwhile. Not retryable as is:
+/// a retry would apply the write twice where it was applied.
+fn partially_applied(ns: &Namespace) -> RouteError {
+    RouteError::Api(ApiError::new(
+        409,
+        "PartiallyApplied",
+        format!(
+            "{ns} was re-sharded or dropped while this multi-shard write ran: some shards applied it, others did not; check the data before retrying"
+        ),
+    ))
 }
 
 impl ClusterBackend {
@@ -69,6 +77,11 @@ impl ClusterBackend {
                     ns: ns.clone(),
                     options,
                 };
+                if let Some(key) = self.inner.options.shard_new_collections.clone()
+                    && self.collection_entry(&ns).await?.is_none()
+                {
+                    return self.create_then_shard(op, key).await;
+                }
                 let op = &op;
                 self.with_placement(
                     &ns,
@@ -93,6 +106,42 @@ impl ClusterBackend {
                 ApiError::bad_request("BadValue", "internal operations cannot be sent to a router"),
             ),
         }
+    }
+
+    /// createCollection under the shard-new-collections switch: create it
+    /// (empty) on the primary, then shard it.
+    async fn create_then_shard(
+        &self,
+        op: Operation,
+        key: lauradb_engine::sharding::ShardKeyPattern,
+    ) -> Result<Outcome, ApiError> {
+        let Operation::CreateCollection { ns, .. } = &op else {
+            return Err(ApiError::bad_request("BadValue", "not a createCollection"));
+        };
+        let primary = self.primary_or_assign(&ns.db).await?;
+        let unsharded = Placement {
+            ns: ns.clone(),
+            version: lauradb_engine::sharding::ShardVersion::UNSHARDED,
+            incarnation: 0,
+            primary,
+            sharding: None,
+        };
+        match self.shard_write(primary, &unsharded, op.clone()).await {
+            Ok(_) => {}
+            Err(RouteError::Api(error)) => return Err(error),
+            Err(RouteError::Stale) => {
+                return Err(api_conflict(ns));
+            }
+        }
+        self.shard_collection_now(lauradb_engine::dataapi::ShardCollectionSpec {
+            ns: ns.clone(),
+            key: key.to_document(),
+            unique: false,
+            num_initial_chunks: None,
+            split_points: Vec::new(),
+        })
+        .await?;
+        Ok(Outcome::Done)
     }
 
     async fn insert(
@@ -215,7 +264,8 @@ impl ClusterBackend {
             self.shard_write(*shard, placement, op)
         }))
         .await;
-        let all_stale = answers.iter().all(|a| matches!(a, Err(RouteError::Stale)));
+        let all_stale =
+            !answers.is_empty() && answers.iter().all(|a| matches!(a, Err(RouteError::Stale)));
         let mut inserted: Vec<(usize, Bson)> = Vec::new();
         for ((_, indexes), answer) in batches.iter().zip(answers) {
             let outcome = match answer {
@@ -261,7 +311,29 @@ impl ClusterBackend {
             || zero_outcome(op),
             |placement| async move {
                 let targets = placement.shards_for_filter(filter_of(op));
+                if targets.is_empty() {
+                    // The filter can match nothing (`{_id: {$in: []}}`).
+                    if upsert_of(op) {
+                        return self.upsert_on_owner(&placement, op).await;
+                    }
+                    return Ok(zero_outcome(op));
+                }
                 if let [shard] = targets.as_slice() {
+                    // An upsert whose new document belongs to another shard:
+                    // update in place if it matches here, else insert there.
+                    if upsert_of(op)
+                        && let Ok(document) = upsert_preview(op)
+                        && let Ok(owner) = placement.shard_for_document(&document)
+                        && owner != *shard
+                    {
+                        let outcome = self
+                            .shard_write(*shard, &placement, with_upsert(op, false))
+                            .await?;
+                        if affected(&outcome) {
+                            return Ok(outcome);
+                        }
+                        return self.upsert_on_owner(&placement, op).await;
+                    }
                     return self.shard_write(*shard, &placement, op.clone()).await;
                 }
                 if is_multi(op) {
@@ -288,7 +360,7 @@ impl ClusterBackend {
                 .map(|shard| self.shard_write(*shard, placement, without_upsert.clone())),
         )
         .await;
-        if answers.iter().all(|a| matches!(a, Err(RouteError::Stale))) {
+        if !answers.is_empty() && answers.iter().all(|a| matches!(a, Err(RouteError::Stale))) {
             return Err(RouteError::Stale);
         }
         let (mut matched, mut modified, mut deleted) = (0, 0, 0);
