@@ -84,6 +84,21 @@ impl Server {
         serde_json::from_str(&reply).expect("JSON reply")
     }
 
+    /// Sends SIGTERM and waits (up to 60 s) for the process to exit.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let sent = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("run kill");
+        assert!(sent.success(), "kill -TERM {pid} failed");
+        wait_until(
+            "the process to exit after SIGTERM",
+            Duration::from_secs(60),
+            || self.child.try_wait().expect("wait"),
+        )
+    }
+
     /// Sends SIGKILL and reaps the process.
     pub fn kill(mut self) {
         self.child.kill().expect("SIGKILL");
