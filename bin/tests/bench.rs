@@ -1,63 +1,21 @@
 //! `lauradb bench` against a real `lauradb dev`: the load tool preloads its
 //! keys, runs a short ycsb-a level, reports operations and no errors.
 //!
-//! The server is started on a free port; the test waits for the line it
-//! prints once it is ready (no sleeps), runs the bench binary as a user
-//! would, and reads the `--json` results.
+//! The server is started on a free port (`common::Server`, which waits for
+//! the address it prints, no sleeps); the test runs the bench binary as a
+//! user would and reads the `--json` results.
 
-use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::time::Duration;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lauradb");
+use std::process::Command;
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Starts `lauradb dev --ephemeral` and returns once it says it is ready.
-fn start_dev(addr: &str) -> Server {
-    let mut child = Command::new(BIN)
-        .args(["dev", "--ephemeral", "--http-addr", addr])
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .expect("start lauradb dev");
-    let stdout = child.stdout.take().expect("stdout");
-    let server = Server(child);
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if line.contains("is ready on") {
-                let _ = tx.send(());
-            }
-        }
-    });
-    rx.recv_timeout(Duration::from_secs(120))
-        .expect("lauradb dev said it was ready within 120 s");
-    server
-}
+use common::{BIN, Server};
 
 #[test]
 fn bench_ycsb_a_against_dev_reports_ops_and_no_errors() {
-    let addr = format!("127.0.0.1:{}", free_port());
-    let _server = start_dev(&addr);
     let dir = tempfile::tempdir().unwrap();
+    let server = Server::dev(dir.path(), &["--ephemeral"]);
+    let addr = &server.addr;
     let json_path = dir.path().join("bench.json");
     let out = Command::new(BIN)
         .args(["bench", "--url", &format!("http://{addr}")])

@@ -25,15 +25,7 @@ fn count(server: &Server) -> Value {
 /// `ctl status --json` against the cluster in `data_dir`: every group has
 /// exactly one leader.
 fn every_group_has_a_leader(data_dir: &std::path::Path) {
-    let layout: Value =
-        serde_json::from_slice(&std::fs::read(data_dir.join("cluster.json")).unwrap()).unwrap();
-    let config_servers = layout["nodes"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(id, addr)| format!("{id}={}", addr.as_str().unwrap()))
-        .collect::<Vec<_>>()
-        .join(",");
+    let (layout, config_servers) = common::dev_layout(data_dir);
     let shards = layout["shards"].as_u64().unwrap();
     let rows: Vec<Value> = common::wait_until(
         "ctl status to show a leader in every group",

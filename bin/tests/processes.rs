@@ -3,21 +3,13 @@
 //! against them. Kills a node with SIGKILL and checks that acknowledged
 //! writes survive and the node catches up after a restart.
 
-use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+mod common;
+
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-const BIN: &str = env!("CARGO_BIN_EXE_lauradb");
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use common::{BIN, free_port, http, http_with, wait_until};
 
 struct Proc(Child);
 
@@ -69,50 +61,6 @@ fn ctl(config_servers: &str, args: &[&str]) -> Output {
         .env("RUST_LOG", "error")
         .output()
         .expect("run ctl")
-}
-
-/// One HTTP request; returns (status, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    body: &str,
-    api_key: Option<&str>,
-) -> Option<(u16, String)> {
-    let mut stream = TcpStream::connect(addr).ok()?;
-    stream
-        .set_read_timeout(Some(Duration::from_secs(30)))
-        .ok()?;
-    let key = api_key
-        .map(|k| format!("api-key: {k}\r\n"))
-        .unwrap_or_default();
-    write!(
-        stream,
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{key}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
-        body.len()
-    )
-    .ok()?;
-    let mut response = String::new();
-    stream.read_to_string(&mut response).ok()?;
-    let status = response.split_whitespace().nth(1)?.parse().ok()?;
-    Some((
-        status,
-        response.split("\r\n\r\n").nth(1).unwrap_or("").to_string(),
-    ))
-}
-
-fn wait_until<T>(what: &str, timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + timeout;
-    loop {
-        if let Some(value) = check() {
-            return value;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {timeout:?} waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn status_rows(config_servers: &str) -> Vec<serde_json::Value> {
@@ -169,24 +117,24 @@ fn node_router_and_ctl_processes_survive_a_killed_node() {
             .expect("start router"),
     );
     wait_until("router health", Duration::from_secs(30), || {
-        http(&router_addr, "GET", "/health", "", None).filter(|(s, _)| *s == 200)
+        http(&router_addr, "GET", "/health", "").filter(|(s, _)| *s == 200)
     });
 
     // The API key is enforced.
     let body = r#"{"database":"shop","collection":"orders","document":{"_id":0}}"#;
-    let (status, _) = http(&router_addr, "POST", "/action/insertOne", body, None).unwrap();
+    let (status, _) = http(&router_addr, "POST", "/action/insertOne", body).unwrap();
     assert_eq!(status, 401);
 
     let insert = |i: u32| {
         let body = format!(
             r#"{{"database":"shop","collection":"orders","document":{{"_id":{i},"total":{i}}}}}"#
         );
-        let (status, reply) = http(
+        let (status, reply) = http_with(
             &router_addr,
             "POST",
             "/action/insertOne",
             &body,
-            Some("secret"),
+            &[("api-key", "secret")],
         )
         .expect("router answers");
         assert_eq!(status, 200, "insert {i}: {reply}");
@@ -195,12 +143,12 @@ fn node_router_and_ctl_processes_survive_a_killed_node() {
         insert(i);
     }
     let count = || {
-        let (status, body) = http(
+        let (status, body) = http_with(
             &router_addr,
             "POST",
             "/action/countDocuments",
             r#"{"database":"shop","collection":"orders","filter":{}}"#,
-            Some("secret"),
+            &[("api-key", "secret")],
         )
         .expect("router answers");
         assert_eq!(status, 200, "{body}");

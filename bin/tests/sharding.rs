@@ -333,15 +333,7 @@ fn sharded_collections_answer_like_an_unsharded_one() {
 fn a_router_with_a_stale_catalog_still_answers_correctly() {
     let dir = tempfile::tempdir().unwrap();
     let a = Server::dev(dir.path(), &[]);
-    let layout: Value =
-        serde_json::from_slice(&std::fs::read(dir.path().join("cluster.json")).unwrap()).unwrap();
-    let config_servers = layout["nodes"]
-        .as_object()
-        .unwrap()
-        .iter()
-        .map(|(id, addr)| format!("{id}={}", addr.as_str().unwrap()))
-        .collect::<Vec<_>>()
-        .join(",");
+    let (_, config_servers) = common::dev_layout(dir.path());
     let b = Server::router(&config_servers, &[]);
 
     // `lauradb ctl shard-collection` changes the same catalog.

@@ -11,6 +11,7 @@
 //! memory ([`Catalog`]) for fast lookups; only `apply` (one writer) changes it.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use bson::Document;
 use serde::{Deserialize, Serialize};
@@ -63,7 +64,7 @@ pub struct Catalog {
     next_id: u64,
     /// Placement of the namespaces a router has ever installed on this
     /// shard (see [`crate::sharding`]); absent means never sharded.
-    routing: BTreeMap<Namespace, CollectionRouting>,
+    routing: BTreeMap<Namespace, Arc<CollectionRouting>>,
 }
 
 impl Catalog {
@@ -91,18 +92,22 @@ impl Catalog {
         mut self,
         routing: impl IntoIterator<Item = (Namespace, CollectionRouting)>,
     ) -> Self {
-        self.routing = routing.into_iter().collect();
+        self.routing = routing
+            .into_iter()
+            .map(|(ns, r)| (ns, Arc::new(r)))
+            .collect();
         self
     }
 
-    /// This shard's copy of a namespace's placement, if one was installed.
-    pub fn routing(&self, ns: &Namespace) -> Option<&CollectionRouting> {
+    /// This shard's copy of a namespace's placement, if one was installed
+    /// (shared: writes look it up once per document).
+    pub fn routing(&self, ns: &Namespace) -> Option<&Arc<CollectionRouting>> {
         self.routing.get(ns)
     }
 
     /// Records a namespace's placement.
     pub fn set_routing(&mut self, ns: Namespace, routing: CollectionRouting) {
-        self.routing.insert(ns, routing);
+        self.routing.insert(ns, Arc::new(routing));
     }
 
     /// The entry of a collection, if it exists.

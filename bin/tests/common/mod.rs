@@ -113,6 +113,23 @@ impl Drop for Server {
     }
 }
 
+/// The `cluster.json` a `lauradb dev --data-dir` wrote, and its nodes as
+/// `--config-servers` takes them (`1=addr,2=addr,…`).
+pub fn dev_layout(data_dir: &Path) -> (serde_json::Value, String) {
+    let layout: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(data_dir.join("cluster.json")).expect("cluster.json"),
+    )
+    .expect("cluster.json is JSON");
+    let config_servers = layout["nodes"]
+        .as_object()
+        .expect("nodes")
+        .iter()
+        .map(|(id, addr)| format!("{id}={}", addr.as_str().unwrap_or_default()))
+        .collect::<Vec<_>>()
+        .join(",");
+    (layout, config_servers)
+}
+
 /// A port that was free a moment ago.
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

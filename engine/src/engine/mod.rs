@@ -40,6 +40,7 @@ use crate::catalog::{Catalog, CollectionMeta};
 use crate::command::{Command, CommandResult, Namespace};
 use crate::keyspace;
 use crate::mvcc::Mvcc;
+use crate::sharding::CollectionRouting;
 use crate::storage::{
     MemoryStore, SledOptions, SledStore, Store, WriteBehindOptions, WriteBehindStore,
 };
@@ -264,14 +265,17 @@ impl Engine {
 
     /// This shard's copy of a namespace's placement (default: unsharded,
     /// never dropped).
-    pub fn routing(&self, ns: &Namespace) -> crate::sharding::CollectionRouting {
-        self.catalog().routing(ns).cloned().unwrap_or_default()
+    pub fn routing(&self, ns: &Namespace) -> CollectionRouting {
+        self.catalog()
+            .routing(ns)
+            .map(|r| CollectionRouting::clone(r))
+            .unwrap_or_default()
     }
 
     /// Checks that a read routed with `sent` may run here (see
     /// [`crate::sharding`]); [`Error::StaleConfig`] otherwise.
     pub fn check_routing(&self, ns: &Namespace, sent: crate::sharding::ShardVersion) -> Result<()> {
-        check_version(self.catalog().routing(ns), ns, sent)
+        check_version(self.catalog().routing(ns).map(Arc::as_ref), ns, sent)
     }
 
     /// Registers a reader at `ts` so GC keeps the versions it may need.

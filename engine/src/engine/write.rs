@@ -17,7 +17,7 @@ use crate::document;
 use crate::keyspace;
 use crate::projection::Projection;
 use crate::query::Filter;
-use crate::sharding::{CollectionRouting, ShardKeyPattern};
+use crate::sharding::CollectionRouting;
 use crate::sort::SortSpec;
 use crate::update::{Update, UpdateContext};
 use crate::{Error, Result};
@@ -157,7 +157,11 @@ impl Tx<'_> {
                     )));
                 }
                 if let Some(ns) = op.namespace() {
-                    super::check_version(self.catalog().get().routing(ns), ns, *version)?;
+                    super::check_version(
+                        self.catalog().get().routing(ns).map(Arc::as_ref),
+                        ns,
+                        *version,
+                    )?;
                 }
                 self.run(op)
             }
@@ -167,17 +171,23 @@ impl Tx<'_> {
 
     // ── placement (see crate::sharding) ────────────────────────────────────
 
-    /// The shard key of `ns` when it is sharded (as this shard knows it).
-    fn shard_key(&self, ns: &Namespace) -> Option<(ShardKeyPattern, CollectionRouting)> {
-        let routing = self.catalog().get().routing(ns)?.clone();
-        Some((routing.key.clone()?, routing))
+    /// The placement of `ns` when it is sharded (as this shard knows it).
+    fn sharded(&self, ns: &Namespace) -> Option<Arc<CollectionRouting>> {
+        self.catalog()
+            .get()
+            .routing(ns)
+            .filter(|r| r.key.is_some())
+            .cloned()
     }
 
     /// Refuses a document this shard does not own (or whose shard key is
     /// not a valid one). Routers never send such documents; this is the
     /// shard's own guard against orphans.
     fn check_owned(&self, ns: &Namespace, doc: &Document) -> Result<()> {
-        let Some((key, routing)) = self.shard_key(ns) else {
+        let Some(routing) = self.sharded(ns) else {
+            return Ok(());
+        };
+        let Some(key) = &routing.key else {
             return Ok(());
         };
         let routing_key = key.routing_key_of(doc)?;
@@ -198,7 +208,10 @@ impl Tx<'_> {
         old: &Document,
         new: &Document,
     ) -> Result<()> {
-        let Some((key, _)) = self.shard_key(ns) else {
+        let Some(routing) = self.sharded(ns) else {
+            return Ok(());
+        };
+        let Some(key) = &routing.key else {
             return Ok(());
         };
         let before = key.values_of(old)?;
@@ -218,14 +231,15 @@ impl Tx<'_> {
             .catalog()
             .get()
             .routing(ns)
-            .cloned()
+            .map(|r| (r.version, r.incarnation))
             .unwrap_or_default();
-        if new.version <= have.version {
+        let (have_version, have_incarnation) = have;
+        if new.version <= have_version {
             return Ok(Outcome::Done);
         }
-        if new.incarnation > have.incarnation {
+        if new.incarnation > have_incarnation {
             self.drop_collection(ns)?;
-        } else if new.version.epoch != have.version.epoch
+        } else if new.version.epoch != have_version.epoch
             && let Some(key) = &new.key
             && let Some(collection_id) = self.collection_id(ns)
         {
@@ -632,7 +646,7 @@ impl Tx<'_> {
         let Some(meta) = self.catalog().get().get(from).cloned() else {
             return Err(Error::NamespaceNotFound(from.to_string()));
         };
-        if self.shard_key(from).is_some() || self.shard_key(to).is_some() {
+        if self.sharded(from).is_some() || self.sharded(to).is_some() {
             return Err(Error::NotSupported(format!(
                 "renaming sharded collections ({from} → {to})"
             )));

@@ -23,7 +23,7 @@
 
 use bson::{Bson, Document, doc};
 use lauradb_engine::catalog;
-use lauradb_engine::command::{Command, Namespace, Operation, Outcome};
+use lauradb_engine::command::{Namespace, Operation, Outcome};
 use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest, ShardCollectionSpec};
 use lauradb_engine::sharding::{ShardKeyPattern, ShardVersion};
 use lauradb_raft::GroupId;
@@ -31,7 +31,7 @@ use lauradb_raft::GroupId;
 use super::catalog::CollectionEntry;
 use super::placement::{Placement, initial_bounds};
 use super::reads::read_targets;
-use super::{CONFIG_DB, ClusterBackend, RouteError, catalog_error, now_millis};
+use super::{CONFIG_DB, ClusterBackend, RouteError, catalog_error};
 
 fn conflict(ns: &Namespace) -> ApiError {
     ApiError::new(
@@ -300,19 +300,9 @@ impl ClusterBackend {
         let Some(primary) = self.lookup_primary(db).await? else {
             return Ok(Outcome::Done);
         };
-        let client = self.shard_client(primary).await?;
-        let result = client
-            .write(Command {
-                request: None,
-                now_millis: now_millis(),
-                op: Operation::DropDatabase { db: db.to_string() },
-            })
-            .await;
-        let response = self.on_shard_error(result).await?;
-        let outcome = match response.result {
-            Some(result) => result?,
-            None => return Err(catalog_error("the shard answered a write without a result")),
-        };
+        let outcome = self
+            .shard_command(primary, Operation::DropDatabase { db: db.to_string() })
+            .await?;
         self.config_write(Operation::Delete {
             ns: Namespace::new(CONFIG_DB, "databases"),
             filter: doc! { "_id": db },

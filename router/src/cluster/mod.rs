@@ -144,6 +144,18 @@ pub fn api_error(error: ClientError) -> ApiError {
     }
 }
 
+/// The result a group's reply carries; every applied write has one.
+fn command_result(
+    response: lauradb_raft::Response,
+) -> Result<lauradb_engine::command::CommandResult, ApiError> {
+    response.result.ok_or_else(|| {
+        catalog_error(format!(
+            "a group answered a write without a result (commit ts {})",
+            response.commit_ts
+        ))
+    })
+}
+
 /// What a read of a database that does not exist yet returns.
 pub(crate) fn empty_output(request: &ReadRequest) -> ReadOutput {
     match request {
@@ -263,12 +275,7 @@ impl ClusterBackend {
             })
             .await
             .map_err(api_error)?;
-        match response.result {
-            Some(result) => Ok(result?),
-            None => Err(catalog_error(
-                "the config group answered a write without a result",
-            )),
-        }
+        Ok(command_result(response)??)
     }
 
     pub(crate) async fn config_read(
@@ -536,25 +543,30 @@ impl ClusterBackend {
         self.forget_database(&ns.db);
     }
 
-    /// Installs the placement's view for `shard` on that shard.
-    async fn install(&self, shard: GroupId, placement: &Placement) -> Result<(), ApiError> {
+    /// Runs an unversioned command on a shard (installs, dropDatabase).
+    pub(crate) async fn shard_command(
+        &self,
+        shard: GroupId,
+        op: Operation,
+    ) -> Result<Outcome, ApiError> {
         let client = self.shard_client(shard).await?;
         let result = client
             .write(Command {
                 request: None,
                 now_millis: now_millis(),
-                op: Operation::InstallRouting {
-                    ns: placement.ns.clone(),
-                    routing: placement.routing_for(shard),
-                },
+                op,
             })
             .await;
-        match self.on_shard_error(result).await?.result {
-            Some(result) => result.map(|_| ()).map_err(ApiError::from),
-            None => Err(catalog_error(
-                "the shard answered an install without a result",
-            )),
-        }
+        Ok(command_result(self.on_shard_error(result).await?)??)
+    }
+
+    /// Installs the placement's view for `shard` on that shard.
+    async fn install(&self, shard: GroupId, placement: &Placement) -> Result<(), ApiError> {
+        let op = Operation::InstallRouting {
+            ns: placement.ns.clone(),
+            routing: placement.routing_for(shard),
+        };
+        self.shard_command(shard, op).await.map(|_| ())
     }
 
     /// What to do about a `StaleConfig` answer: install our newer placement
@@ -604,17 +616,11 @@ impl ClusterBackend {
         };
         for _ in 0..MAX_ROUTE_ATTEMPTS {
             let result = client.write(command.clone()).await;
-            let response = self.on_shard_error(result).await?;
-            match response.result {
-                Some(Err(lauradb_engine::Error::StaleConfig { have, .. })) => {
+            match command_result(self.on_shard_error(result).await?)? {
+                Err(lauradb_engine::Error::StaleConfig { have, .. }) => {
                     self.on_stale(shard, placement, have).await?;
                 }
-                Some(result) => return result.map_err(|e| RouteError::Api(e.into())),
-                None => {
-                    return Err(RouteError::Api(catalog_error(
-                        "the shard answered a write without a result",
-                    )));
-                }
+                result => return result.map_err(|e| RouteError::Api(e.into())),
             }
         }
         Err(RouteError::Stale)

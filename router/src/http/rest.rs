@@ -52,20 +52,68 @@ pub(super) fn routes<B: Backend>() -> AppRouter<B> {
         .route("/_health", get(health))
         .route("/_collections", get(collections::<B>))
         .route("/_stats", get(database_stats::<B>))
-        .route("/{coll}", put(create::<B>).delete(drop_collection::<B>))
-        .route("/{coll}/_doc", post(insert::<B>))
+        .route(
+            "/{coll}",
+            put(action::<B>("createCollection", Body::None, |coll, _| {
+                Ok(json!({"collection": coll}))
+            }))
+            .delete(action::<B>("dropCollection", Body::None, |coll, _| {
+                Ok(json!({"collection": coll, "dropped": true}))
+            })),
+        )
+        .route(
+            "/{coll}/_doc",
+            post(action::<B>("insertOne", Body::Field("document"), |_, a| {
+                Ok(json!({"_id": a["insertedId"]}))
+            })),
+        )
         .route(
             "/{coll}/_doc/{id}",
             get(get_doc::<B>).put(put_doc::<B>).delete(delete_doc::<B>),
         )
-        .route("/{coll}/_bulk", post(bulk::<B>))
-        .route("/{coll}/_bulkWrite", post(bulk_write::<B>))
-        .route("/{coll}/_search", post(search::<B>))
-        .route("/{coll}/_count", get(count_all::<B>).post(count::<B>))
-        .route("/{coll}/_aggregate", post(aggregate::<B>))
+        .route(
+            "/{coll}/_bulk",
+            post(action::<B>(
+                "insertMany",
+                Body::FieldsOrList("documents"),
+                answer,
+            )),
+        )
+        .route(
+            "/{coll}/_bulkWrite",
+            post(action::<B>(
+                "bulkWrite",
+                Body::FieldsOrList("operations"),
+                answer,
+            )),
+        )
+        .route(
+            "/{coll}/_search",
+            post(action::<B>("find", Body::Fields, answer)),
+        )
+        .route(
+            "/{coll}/_count",
+            get(action::<B>("countDocuments", Body::None, count)).post(action::<B>(
+                "countDocuments",
+                Body::Fields,
+                count,
+            )),
+        )
+        .route(
+            "/{coll}/_aggregate",
+            post(action::<B>(
+                "aggregate",
+                Body::FieldsOrList("pipeline"),
+                answer,
+            )),
+        )
         .route(
             "/{coll}/_index",
-            post(create_index::<B>).get(list_indexes::<B>),
+            post(action::<B>("createIndex", Body::Fields, answer)).get(action::<B>(
+                "listIndexes",
+                Body::None,
+                |_, a| Ok(a["indexes"].clone()),
+            )),
         )
         .route("/{coll}/_index/{name}", delete(drop_index::<B>))
         .route("/{coll}/_stats", get(collection_stats::<B>))
@@ -113,6 +161,71 @@ fn fields(body: Value) -> Result<Value, ApiError> {
             "BadValue",
             format!("the request body must be a JSON object, not {other}"),
         )),
+    }
+}
+
+/// What a collection route's request body is.
+#[derive(Clone, Copy)]
+enum Body {
+    /// Ignored (GET, PUT and DELETE routes without a body).
+    None,
+    /// The action's fields, as an object.
+    Fields,
+    /// The action's fields, or a bare JSON array standing for this field.
+    FieldsOrList(&'static str),
+    /// The value of this one field (the document of `_doc`).
+    Field(&'static str),
+}
+
+impl Body {
+    fn into_fields(self, body: &Bytes) -> Result<Value, ApiError> {
+        match self {
+            Body::None => Ok(json!({})),
+            Body::Fields => fields(parse_body(body)?),
+            Body::FieldsOrList(field) => match parse_body(body)? {
+                Value::Array(items) => Ok(json!({ field: items })),
+                other => fields(other),
+            },
+            Body::Field(field) => Ok(json!({ field: parse_body(body)? })),
+        }
+    }
+}
+
+/// Turns the Data API answer into the REST `result`; gets the collection.
+type Shape = fn(&str, Value) -> Result<Value, ApiError>;
+
+/// The answer as it is.
+fn answer(_: &str, answer: Value) -> Result<Value, ApiError> {
+    Ok(answer)
+}
+
+/// Just the count.
+fn count(_: &str, answer: Value) -> Result<Value, ApiError> {
+    Ok(answer["count"].clone())
+}
+
+/// What a table-made handler returns.
+type RouteFuture = std::pin::Pin<Box<dyn std::future::Future<Output = Response> + Send>>;
+
+/// The handler of a `/{coll}…` route: the body becomes `action`'s fields
+/// on that collection, and `shape` makes the result.
+fn action<B: Backend>(
+    action: &'static str,
+    body: Body,
+    shape: Shape,
+) -> impl Fn(State<Arc<AppState<B>>>, Path<String>, HeaderMap, Bytes) -> RouteFuture
++ Clone
++ Send
++ Sync
++ 'static {
+    move |State(state), Path(coll), headers, bytes| {
+        Box::pin(async move {
+            let request = body.into_fields(&bytes);
+            run(&state, &headers, action, Some(&coll), request, |a| {
+                shape(&coll, a)
+            })
+            .await
+        })
     }
 }
 
@@ -214,58 +327,6 @@ async fn database_stats<B: Backend>(
     .await
 }
 
-async fn create<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let name = coll.clone();
-    run(
-        &state,
-        &headers,
-        "createCollection",
-        Some(&coll),
-        Ok(json!({})),
-        move |_| Ok(json!({"collection": name})),
-    )
-    .await
-}
-
-async fn drop_collection<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    let name = coll.clone();
-    run(
-        &state,
-        &headers,
-        "dropCollection",
-        Some(&coll),
-        Ok(json!({})),
-        move |_| Ok(json!({"collection": name, "dropped": true})),
-    )
-    .await
-}
-
-async fn insert<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).map(|document| json!({"document": document}));
-    run(
-        &state,
-        &headers,
-        "insertOne",
-        Some(&coll),
-        request,
-        |answer| Ok(json!({"_id": answer["insertedId"]})),
-    )
-    .await
-}
-
 async fn get_doc<B: Backend>(
     State(state): State<Arc<AppState<B>>>,
     Path((coll, id)): Path<(String, String)>,
@@ -319,115 +380,6 @@ async fn delete_doc<B: Backend>(
             }
             Ok(answer)
         },
-    )
-    .await
-}
-
-async fn bulk<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).map(|body| match body {
-        Value::Array(documents) => json!({"documents": documents}),
-        other => other,
-    });
-    run(&state, &headers, "insertMany", Some(&coll), request, Ok).await
-}
-
-async fn bulk_write<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).map(|body| match body {
-        Value::Array(operations) => json!({"operations": operations}),
-        other => other,
-    });
-    run(&state, &headers, "bulkWrite", Some(&coll), request, Ok).await
-}
-
-async fn search<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).and_then(fields);
-    run(&state, &headers, "find", Some(&coll), request, Ok).await
-}
-
-async fn count_all<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    run(
-        &state,
-        &headers,
-        "countDocuments",
-        Some(&coll),
-        Ok(json!({})),
-        |answer| Ok(answer["count"].clone()),
-    )
-    .await
-}
-
-async fn count<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).and_then(fields);
-    run(
-        &state,
-        &headers,
-        "countDocuments",
-        Some(&coll),
-        request,
-        |answer| Ok(answer["count"].clone()),
-    )
-    .await
-}
-
-async fn aggregate<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).map(|body| match body {
-        Value::Array(stages) => json!({"pipeline": stages}),
-        other => other,
-    });
-    run(&state, &headers, "aggregate", Some(&coll), request, Ok).await
-}
-
-async fn create_index<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let request = parse_body(&body).and_then(fields);
-    run(&state, &headers, "createIndex", Some(&coll), request, Ok).await
-}
-
-async fn list_indexes<B: Backend>(
-    State(state): State<Arc<AppState<B>>>,
-    Path(coll): Path<String>,
-    headers: HeaderMap,
-) -> Response {
-    run(
-        &state,
-        &headers,
-        "listIndexes",
-        Some(&coll),
-        Ok(json!({})),
-        |answer| Ok(answer["indexes"].clone()),
     )
     .await
 }
