@@ -22,6 +22,7 @@
 //! `value` holds MongoDB's cross-type comparison order, which sort, the
 //! comparison operators and the key encoding all share.
 
+pub mod aggregate;
 pub mod catalog;
 pub mod command;
 pub mod dataapi;

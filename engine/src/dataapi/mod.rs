@@ -58,6 +58,18 @@ pub fn execute_read(
         ReadRequest::Distinct { ns, key, filter } => {
             ReadOutput::Values(engine.distinct(ns, key, filter, at)?)
         }
+        ReadRequest::Aggregate {
+            ns,
+            pipeline,
+            now_millis,
+            partial_group,
+        } => ReadOutput::Documents(engine.aggregate(
+            ns,
+            pipeline,
+            *now_millis,
+            *partial_group,
+            at,
+        )?),
         ReadRequest::ListCollections { db } => ReadOutput::Listing {
             field: "collections".into(),
             items: engine

@@ -6,7 +6,7 @@ use bson::{Bson, Document};
 
 use crate::command::{FindAndModifyAction, Namespace, Operation, UpdateKind};
 use crate::engine::FindOptions;
-use crate::{Error, document};
+use crate::{Error, aggregate, document};
 
 use super::response::ApiError;
 
@@ -205,6 +205,17 @@ pub enum ReadRequest {
         #[serde(with = "crate::wire::document")]
         filter: Document,
     },
+    /// An aggregation pipeline over one collection. `now_millis` is `$$NOW`,
+    /// decided when the request was planned; with `partial_group` the
+    /// pipeline ends with a mergeable `$group` and the answer is its partial
+    /// states (a router merges them).
+    Aggregate {
+        ns: Namespace,
+        #[serde(with = "crate::wire::documents")]
+        pipeline: Vec<Document>,
+        now_millis: i64,
+        partial_group: bool,
+    },
     /// The collections of a database.
     ListCollections {
         db: String,
@@ -226,6 +237,7 @@ impl ReadRequest {
             | ReadRequest::Count { ns, .. }
             | ReadRequest::EstimatedCount { ns }
             | ReadRequest::Distinct { ns, .. }
+            | ReadRequest::Aggregate { ns, .. }
             | ReadRequest::ListIndexes { ns } => Some(ns),
             ReadRequest::ListCollections { .. } | ReadRequest::ListDatabases => None,
         }
@@ -651,9 +663,19 @@ impl Request {
                 }
             }
             Action::Aggregate => {
-                return Err(ApiError::from(Error::NotSupported(
-                    "the aggregate action (aggregation pipelines arrive with the aggregation issue)".into(),
-                )));
+                let pipeline = match b.remove("pipeline") {
+                    Some(value) => aggregate::pipeline_documents(&value)?,
+                    None => return Err(bad("missing required field 'pipeline'")),
+                };
+                // Validate here: a bad pipeline is one clear 400 before any
+                // shard is asked.
+                aggregate::Pipeline::parse(&pipeline, &aggregate::ParseScope::with_now([]))?;
+                Plan::Read(ReadRequest::Aggregate {
+                    ns,
+                    pipeline,
+                    now_millis: wall_clock_millis(),
+                    partial_group: false,
+                })
             }
         };
         Ok(plan)
@@ -710,6 +732,15 @@ fn bulk_operation(
         Plan::Write(op) => Ok(BulkOperation { action, op }),
         _ => Err(bad(format!("operations[{index}] is not a write"))),
     }
+}
+
+/// `$$NOW` of a pipeline: the planner's wall clock (reads only; a write's
+/// clock value travels inside its command).
+fn wall_clock_millis() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
 }
 
 fn bad(message: impl Into<String>) -> ApiError {

@@ -46,6 +46,7 @@ use crate::storage::{
 };
 use crate::{Error, Result};
 
+pub(crate) use read::collect_path_values;
 pub use read::{CollectionInfo, CollectionStats, DatabaseInfo, FindOptions, ReadAt};
 pub use snapshot::{SNAPSHOT_FORMAT, SnapshotReader, SnapshotRecord, read_records, write_record};
 

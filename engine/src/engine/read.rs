@@ -8,6 +8,7 @@
 use bson::{Bson, Document};
 
 use super::Engine;
+use crate::aggregate::{Env, Foreign, MAX_STAGE_DOCUMENTS, ParseScope, Pipeline, RunCtx};
 use crate::catalog::IndexInfo;
 use crate::command::Namespace;
 use crate::projection::Projection;
@@ -98,7 +99,7 @@ impl Engine {
                     visit(doc, details.array_position);
                 }
             }
-            return Ok(());
+            return filter.check();
         }
         for item in self
             .mvcc
@@ -112,7 +113,7 @@ impl Engine {
                 break;
             }
         }
-        Ok(())
+        filter.check()
     }
 
     /// MongoDB `find`: filter, sort, skip, limit, projection.
@@ -233,6 +234,61 @@ impl Engine {
         Ok(values)
     }
 
+    /// MongoDB `aggregate`: runs `pipeline` over the documents of `ns` at one
+    /// snapshot; `$lookup` and `$unionWith` read the same snapshot of the
+    /// same database. A leading `$match` filters while scanning. With
+    /// `partial_group` the pipeline must end with a mergeable `$group`, and
+    /// the answer is the groups' partial states (for a router to merge).
+    pub fn aggregate(
+        &self,
+        ns: &Namespace,
+        pipeline: &[Document],
+        now_millis: i64,
+        partial_group: bool,
+        at: ReadAt,
+    ) -> Result<Vec<Document>> {
+        let started = std::time::Instant::now();
+        let env = Env::at(now_millis);
+        let pipeline = Pipeline::parse(pipeline, &ParseScope::with_now([]))?;
+        let (leading, rest) = pipeline.take_leading_match();
+        let filter = Filter::parse_with(&leading.unwrap_or_default(), &env)?;
+        let ts = self.read_ts(at);
+        let input = self.scan_for_pipeline(ns, &filter, ts)?;
+        let foreign = SnapshotForeign {
+            engine: self,
+            db: &ns.db,
+            ts,
+        };
+        let ctx = RunCtx {
+            env: &env,
+            foreign: &foreign,
+        };
+        let result = if partial_group {
+            rest.run_partial_group(input, ctx)
+        } else {
+            rest.run(input, ctx)
+        };
+        metrics::histogram!("lauradb_engine_read_seconds", "op" => "aggregate")
+            .record(started.elapsed().as_secs_f64());
+        result
+    }
+
+    /// The matching documents of a collection, as a pipeline's input.
+    fn scan_for_pipeline(&self, ns: &Namespace, filter: &Filter, ts: u64) -> Result<Vec<Document>> {
+        let mut docs = Vec::new();
+        self.scan_matching(ns, filter, ts, |doc, _| {
+            docs.push(doc);
+            docs.len() <= MAX_STAGE_DOCUMENTS
+        })?;
+        if docs.len() > MAX_STAGE_DOCUMENTS {
+            return Err(Error::BadValue(format!(
+                "{ns}: a pipeline can read at most {MAX_STAGE_DOCUMENTS} documents; start it \
+                 with a $match that selects fewer"
+            )));
+        }
+        Ok(docs)
+    }
+
     /// Collections of a database, by name.
     pub fn list_collections(&self, db: &str) -> Vec<CollectionInfo> {
         self.catalog()
@@ -296,6 +352,21 @@ impl Engine {
     }
 }
 
+/// Other collections of a pipeline's database, read at the pipeline's snapshot.
+struct SnapshotForeign<'a> {
+    engine: &'a Engine,
+    db: &'a str,
+    ts: u64,
+}
+
+impl Foreign for SnapshotForeign<'_> {
+    fn find(&self, collection: &str, filter: &Document) -> Result<Vec<Document>> {
+        let ns = Namespace::new(self.db, collection);
+        let filter = Filter::parse(filter)?;
+        self.engine.scan_for_pipeline(&ns, &filter, self.ts)
+    }
+}
+
 /// Sorts items by the sort spec applied to their documents (stable, so ties
 /// keep `_id` order) and keeps the first `keep`. Fails like MongoDB on
 /// parallel arrays in the sort key.
@@ -320,7 +391,7 @@ fn split_path(path: &str) -> Vec<&str> {
 
 /// The values `distinct` sees at a dotted path: through documents, across
 /// array elements, with a terminal array contributing its elements.
-fn collect_path_values(value: &Bson, path: &[&str], out: &mut Vec<Bson>) {
+pub(crate) fn collect_path_values(value: &Bson, path: &[&str], out: &mut Vec<Bson>) {
     let Some((head, rest)) = path.split_first() else {
         match value {
             Bson::Array(items) => out.extend(items.iter().cloned()),

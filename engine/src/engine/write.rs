@@ -306,6 +306,15 @@ impl Tx<'_> {
 
     // ── documents ──────────────────────────────────────────────────────────
 
+    /// Compiles a write's filter; its `$expr` clauses see the command's
+    /// `$$NOW` (decided by the proposer, so every replica agrees).
+    fn filter(&self, filter: &Document) -> Result<Filter> {
+        Filter::parse_with(
+            filter,
+            &crate::aggregate::Env::at(self.now.timestamp_millis()),
+        )
+    }
+
     /// Every stored document of the collection that matches `filter`, in `_id`
     /// order, with the array position `$` refers to.
     fn candidates(
@@ -333,6 +342,7 @@ impl Tx<'_> {
             if let Some(bytes) = mvcc.get_latest(&key)? {
                 consider(key, &bytes)?;
             }
+            filter.check()?;
             return Ok(out);
         }
         for item in mvcc.scan_prefix(&keyspace::documents_prefix(collection_id), u64::MAX) {
@@ -341,6 +351,9 @@ impl Tx<'_> {
                 break;
             }
         }
+        // A `$expr` clause that failed to evaluate fails the write, as in
+        // MongoDB; nothing has been written yet.
+        filter.check()?;
         Ok(out)
     }
 
@@ -476,7 +489,7 @@ impl Tx<'_> {
         upsert: bool,
         upsert_id: Option<&Bson>,
     ) -> CommandResult {
-        let filter = Filter::parse(filter)?;
+        let filter = self.filter(filter)?;
         let update = Self::parse_update(kind)?;
         if multi && update.is_replacement() {
             return Err(Error::BadValue(
@@ -508,7 +521,7 @@ impl Tx<'_> {
     }
 
     fn delete(&mut self, ns: &Namespace, filter: &Document, multi: bool) -> CommandResult {
-        let filter = Filter::parse(filter)?;
+        let filter = self.filter(filter)?;
         let Some(collection_id) = self.collection_id(ns) else {
             return Ok(Outcome::Deleted { deleted: 0 });
         };
@@ -532,7 +545,7 @@ impl Tx<'_> {
         upsert: bool,
         upsert_id: Option<&Bson>,
     ) -> CommandResult {
-        let filter = Filter::parse(filter)?;
+        let filter = self.filter(filter)?;
         let sort = SortSpec::parse(sort)?;
         let projection = Projection::parse(projection)?;
         let update = match action {

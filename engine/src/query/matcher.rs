@@ -29,6 +29,7 @@
 //! anything.
 
 use std::cmp::Ordering;
+use std::sync::Arc;
 
 use bson::{Bson, Document};
 
@@ -51,6 +52,30 @@ pub(crate) enum Expr {
     Const(bool),
     /// Some candidate value of `path` satisfies `pred`.
     Field { path: Path, pred: Pred },
+    /// `$expr`: an aggregation expression, true when its value is truthy.
+    Aggregate(Arc<AggregateClause>),
+}
+
+/// A compiled `$expr` with the variables it sees. An evaluation error
+/// (`$divide` by zero …) makes the clause false and is kept in `errors`, which
+/// the filter reports to its caller ([`super::Filter::try_matches`]).
+#[derive(Debug)]
+pub(crate) struct AggregateClause {
+    pub(crate) expr: crate::aggregate::Expression,
+    pub(crate) env: Arc<crate::aggregate::Env>,
+    pub(crate) errors: Arc<std::sync::OnceLock<crate::Error>>,
+}
+
+impl AggregateClause {
+    fn eval(&self, doc: &Document) -> bool {
+        match self.expr.evaluate(doc, &self.env) {
+            Ok(value) => crate::aggregate::expr::truthy(&value),
+            Err(e) => {
+                let _ = self.errors.set(e);
+                false
+            }
+        }
+    }
 }
 
 /// A condition on one value, before it is attached to a path.
@@ -149,6 +174,7 @@ impl Expr {
             Expr::Nor(children) => !children.iter().any(|c| c.eval(doc, &mut Recorder::off())),
             Expr::Not(child) => !child.eval(doc, &mut Recorder::off()),
             Expr::Const(b) => *b,
+            Expr::Aggregate(clause) => clause.eval(doc),
             Expr::Field { path, pred } => {
                 let leaf = pred.leaf_arrays();
                 path.any(doc, leaf, &mut |value, offset| {

@@ -44,13 +44,16 @@ mod matcher;
 mod operand;
 mod parse;
 mod path;
-mod regex;
+pub(crate) mod regex;
 
 #[cfg(test)]
 mod tests;
 
+use std::sync::{Arc, OnceLock};
+
 use bson::{Bson, Document};
 
+use crate::aggregate::Env;
 use crate::{Error, Result};
 use matcher::{CmpOp, Expr, Pred, Recorder};
 
@@ -60,6 +63,8 @@ pub struct Filter {
     expr: Expr,
     empty: bool,
     id: Option<Bson>,
+    /// The first evaluation error of a `$expr` clause, if any.
+    errors: Arc<OnceLock<Error>>,
 }
 
 /// What a successful match reports besides "yes".
@@ -72,19 +77,49 @@ pub struct MatchDetails {
 
 impl Filter {
     /// Parses and validates a filter document.
+    ///
+    /// `$expr` clauses may not use `$$NOW` or outside variables here; see
+    /// [`Filter::parse_with`].
     pub fn parse(filter: &Document) -> Result<Filter> {
-        let expr = parse::parse_filter(filter)?;
+        Filter::parse_with(filter, &Env::default())
+    }
+
+    /// Parses a filter whose `$expr` clauses see `env` (`$$NOW`, and
+    /// variables such as a `$lookup`'s `let`).
+    pub fn parse_with(filter: &Document, env: &Env) -> Result<Filter> {
+        let scope = parse::ExprScope {
+            env: Arc::new(env.clone()),
+            errors: Arc::new(OnceLock::new()),
+        };
+        let expr = parse::parse_filter_in(filter, &scope)?;
         let id = id_equality_of(&expr).cloned();
         Ok(Filter {
             expr,
             empty: filter.is_empty(),
             id,
+            errors: scope.errors,
         })
     }
 
-    /// True when `doc` satisfies the filter.
+    /// True when `doc` satisfies the filter. A `$expr` clause that fails to
+    /// evaluate counts as false; [`Filter::try_matches`] reports the error.
     pub fn matches(&self, doc: &Document) -> bool {
         self.expr.eval(doc, &mut Recorder::off())
+    }
+
+    /// Like [`Filter::matches`], but a `$expr` evaluation error is an error.
+    pub fn try_matches(&self, doc: &Document) -> Result<bool> {
+        let matched = self.matches(doc);
+        self.check()?;
+        Ok(matched)
+    }
+
+    /// The first `$expr` evaluation error seen so far, if any.
+    pub fn check(&self) -> Result<()> {
+        match self.errors.get() {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 
     /// `None` when the document does not match. When it matches, the array

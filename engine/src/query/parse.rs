@@ -18,20 +18,23 @@
 
 use bson::{Bson, Document};
 
-use super::matcher::{CmpOp, Cond, Expr, Pred};
+use std::sync::{Arc, OnceLock};
+
+use super::matcher::{AggregateClause, CmpOp, Cond, Expr, Pred};
 use super::operand::{
     integer_operand, parse_bits, parse_in, parse_mod, parse_regex_document, parse_size, parse_type,
     true_value,
 };
 use super::path::Path;
 use super::regex::Pattern;
+use crate::aggregate::{Env, Expression, ParseScope};
 use crate::{Error, Result};
 
 /// How deeply logical operators and `$elemMatch` may nest in one filter.
 pub(crate) const MAX_DEPTH: usize = 200;
 
 /// Top-level operators MongoDB has but this engine does not implement yet.
-const UNSUPPORTED_TOP_LEVEL: &[&str] = &["$where", "$expr", "$text", "$jsonSchema", "$sampleRate"];
+const UNSUPPORTED_TOP_LEVEL: &[&str] = &["$where", "$text", "$jsonSchema", "$sampleRate"];
 
 /// Geospatial field operators, not implemented yet.
 const UNSUPPORTED_GEO: &[&str] = &[
@@ -92,8 +95,22 @@ const FIELD_OPERATORS: &[&str] = &[
 ];
 
 /// Parses a whole filter.
+#[cfg(test)]
 pub(crate) fn parse_filter(filter: &Document) -> Result<Expr> {
-    parse_document(filter, 0)
+    parse_filter_in(filter, &ExprScope::default())
+}
+
+/// Parses a whole filter whose `$expr` clauses see `scope`.
+pub(crate) fn parse_filter_in(filter: &Document, scope: &ExprScope) -> Result<Expr> {
+    parse_document(filter, 0, Some(scope))
+}
+
+/// What `$expr` clauses of a filter may refer to ($$NOW, outside
+/// variables), and where they report evaluation errors.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct ExprScope {
+    pub(crate) env: Arc<Env>,
+    pub(crate) errors: Arc<OnceLock<Error>>,
 }
 
 fn check_depth(depth: usize) -> Result<()> {
@@ -112,19 +129,28 @@ fn check_depth(depth: usize) -> Result<()> {
 /// → operators → `$not` …) are kept small, with the non-recursive work in
 /// separate functions, so that a filter nested [`MAX_DEPTH`] deep fits on a
 /// 2 MiB thread stack even in debug builds.
-fn parse_document(filter: &Document, depth: usize) -> Result<Expr> {
+///
+/// `scope` is `None` inside `$elemMatch`, where `$expr` is not allowed.
+fn parse_document(filter: &Document, depth: usize, scope: Option<&ExprScope>) -> Result<Expr> {
     check_depth(depth)?;
     let mut children = Vec::with_capacity(filter.len());
     for (key, value) in filter {
-        parse_entry(key, value, depth, &mut children)?;
+        parse_entry(key, value, depth, scope, &mut children)?;
     }
     Ok(collapse_and(children))
 }
 
 /// One `key: value` entry of a filter document, appended to `out`.
-fn parse_entry(key: &str, value: &Bson, depth: usize, out: &mut Vec<Expr>) -> Result<()> {
+fn parse_entry(
+    key: &str,
+    value: &Bson,
+    depth: usize,
+    scope: Option<&ExprScope>,
+    out: &mut Vec<Expr>,
+) -> Result<()> {
     match value {
-        _ if matches!(key, "$and" | "$or" | "$nor") => parse_logical(key, value, depth, out),
+        _ if matches!(key, "$and" | "$or" | "$nor") => parse_logical(key, value, depth, scope, out),
+        _ if key == "$expr" => parse_expr(value, scope, out),
         _ if key.starts_with('$') => parse_top_level_operator(key, value, out),
         Bson::Document(ops) if is_operator_document(ops, false) => {
             let conds = parse_operators(key, ops, depth)?;
@@ -154,7 +180,13 @@ fn parse_literal(key: &str, value: &Bson, out: &mut Vec<Expr>) -> Result<()> {
 }
 
 /// `$and`, `$or`, `$nor`: non-empty arrays of filter documents.
-fn parse_logical(key: &str, value: &Bson, depth: usize, out: &mut Vec<Expr>) -> Result<()> {
+fn parse_logical(
+    key: &str,
+    value: &Bson,
+    depth: usize,
+    scope: Option<&ExprScope>,
+    out: &mut Vec<Expr>,
+) -> Result<()> {
     let Bson::Array(clauses) = value else {
         return Err(Error::BadValue(format!("{key} must be an array")));
     };
@@ -170,13 +202,39 @@ fn parse_logical(key: &str, value: &Bson, depth: usize, out: &mut Vec<Expr>) -> 
                 "$or/$and/$nor entries need to be full objects".into(),
             ));
         };
-        parsed.push(parse_document(clause, depth + 1)?);
+        parsed.push(parse_document(clause, depth + 1, scope)?);
     }
     out.push(match key {
         "$and" => Expr::And(parsed),
         "$or" => Expr::Or(parsed),
         _ => Expr::Nor(parsed),
     });
+    Ok(())
+}
+
+/// `$expr`: an aggregation expression over the whole document.
+#[inline(never)]
+fn parse_expr(value: &Bson, scope: Option<&ExprScope>, out: &mut Vec<Expr>) -> Result<()> {
+    let Some(scope) = scope else {
+        return Err(Error::BadValue(
+            "$expr can only be applied to the top-level document".into(),
+        ));
+    };
+    let parse_scope = ParseScope {
+        vars: scope
+            .env
+            .vars
+            .iter()
+            .map(|(name, _)| name.clone())
+            .collect(),
+        has_now: scope.env.now_millis.is_some(),
+    };
+    let expr = Expression::parse_in(value, &parse_scope)?;
+    out.push(Expr::Aggregate(Arc::new(AggregateClause {
+        expr,
+        env: Arc::clone(&scope.env),
+        errors: Arc::clone(&scope.errors),
+    })));
     Ok(())
 }
 
@@ -357,6 +415,7 @@ fn parse_elem_match(operand: &Bson, depth: usize) -> Result<Pred> {
     Ok(Pred::ElemMatchObject(Box::new(parse_document(
         inner,
         depth + 1,
+        None,
     )?)))
 }
 
