@@ -3,9 +3,9 @@
 //! once with collections unsharded on their primary shard, and once with
 //! `--shard-new-collections hashed`, where every case's collection is
 //! sharded on `{_id: "hashed"}` and every request goes through targeting,
-//! scatter-gather and merging. Aggregation cases belong to the aggregation
-//! issue and are left out; the Extended JSON cases run here (the router is
-//! what speaks EJSON).
+//! scatter-gather and merging — aggregation pipelines split into a shard
+//! part and a router part included. Every case runs, the Extended JSON ones
+//! too (the router is what speaks EJSON).
 //!
 //! The runner and its comparison rules are shared with the engine's
 //! in-process conformance test.
@@ -48,11 +48,7 @@ fn run_against(extra: &[&str], label: &str) {
     let mut args = vec!["--ephemeral"];
     args.extend_from_slice(extra);
     let server = Server::dev(dir.path(), &args);
-    support::run_all(
-        &mut HttpApi { server: &server },
-        |topic| !topic.starts_with("aggregate_"),
-        label,
-    );
+    support::run_all(&mut HttpApi { server: &server }, |_| true, label);
 }
 
 #[test]

@@ -3,8 +3,9 @@
 //!
 //! * Collections sharded by a ranged and by a hashed key spread 10,000
 //!   documents over all shards, target single shards where the filter
-//!   allows, and answer a battery of reads and writes exactly like an
-//!   unsharded collection holding the same documents.
+//!   allows, and answer a battery of reads (aggregation pipelines included)
+//!   and writes exactly like an unsharded collection holding the same
+//!   documents.
 //! * A router whose cached catalog is stale (another router dropped,
 //!   recreated and resharded the collection) still answers correctly.
 //! * Bad sharding requests get clear 4xx errors.
@@ -186,6 +187,74 @@ fn sharded_collections_answer_like_an_unsharded_one() {
             json!({"key": "g", "filter": {"k": {"$lt": 5000}}}),
         ),
         ("distinct", json!({"key": "arr", "filter": {}})),
+        // Pipelines: shard parts, merges (sorted, partial groups) and
+        // router parts, compared with the unsharded answer.
+        (
+            "aggregate",
+            json!({"pipeline": [
+                {"$match": {"g": {"$lt": 9}}},
+                {"$group": {"_id": "$g", "n": {"$sum": 1}, "total": {"$sum": "$k"}, "avg": {"$avg": "$opt"},
+                            "lo": {"$min": "$s"}, "hi": {"$max": "$k"}, "xs": {"$addToSet": "$nested.x"}}},
+                {"$project": {"n": 1, "total": 1, "avg": 1, "lo": 1, "hi": 1, "xs": {"$setUnion": ["$xs"]}}},
+                {"$sort": {"_id": 1}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [{"$sort": {"k": -1, "_id": 1}}, {"$skip": 5}, {"$limit": 20}, {"$project": {"k": 1, "g": 1}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [
+                {"$match": {"k": {"$gte": 3000, "$lt": 4000}}}, {"$unwind": "$arr"},
+                {"$group": {"_id": "$arr", "c": {"$sum": 1}}}, {"$sort": {"_id": 1}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [
+                {"$sort": {"_id": 1}},
+                {"$group": {"_id": "$g", "first": {"$first": "$k"}, "last": {"$last": "$s"}, "ids": {"$push": "$_id"}}},
+                {"$sort": {"_id": 1}},
+                {"$project": {"first": 1, "last": 1, "n": {"$size": "$ids"}, "top": {"$slice": ["$ids", 3]}}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [{"$match": {"opt": {"$exists": false}}}, {"$count": "n"}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [{"$sortByCount": "$nested.x"}, {"$sort": {"count": -1, "_id": 1}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [{"$bucket": {"groupBy": "$k", "boundaries": [0, 1000, 5000, 10007], "default": "other",
+                                              "output": {"n": {"$sum": 1}, "m": {"$max": "$_id"}}}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [{"$facet": {
+                "a": [{"$match": {"g": 1}}, {"$count": "n"}],
+                "b": [{"$sort": {"k": 1}}, {"$limit": 2}, {"$project": {"k": 1}}]}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [
+                {"$match": {"_id": {"$lt": 20}}},
+                {"$lookup": {"from": "ranged", "localField": "g", "foreignField": "g", "as": "same"}},
+                {"$project": {"n": {"$size": "$same"}, "firstK": {"$min": "$same.k"}}},
+                {"$sort": {"_id": 1}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [
+                {"$match": {"_id": {"$in": [3, 4, 5]}}},
+                {"$lookup": {"from": "hashed", "let": {"mine": "$g"}, "as": "peers", "pipeline": [
+                    {"$match": {"$expr": {"$eq": ["$g", "$$mine"]}}}, {"$sort": {"_id": -1}}, {"$limit": 2}, {"$project": {"_id": 1}}]}},
+                {"$sort": {"_id": 1}}]}),
+        ),
+        (
+            "aggregate",
+            json!({"pipeline": [{"$group": {"_id": null, "n": {"$count": {}}, "s": {"$sum": "$opt"}, "lo": {"$min": "$_id"}}}]}),
+        ),
     ];
     for (action, args) in &reads {
         let expected = server.ok(action, body("plain", args.clone()));

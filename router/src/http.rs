@@ -831,8 +831,18 @@ mod tests {
             ok(rest(&app, "POST", "/people/_count", r#"{"filter": {"_id": 1}}"#).await),
             json!(1)
         );
+        assert_eq!(
+            ok(rest(
+                &app,
+                "POST",
+                "/people/_aggregate",
+                r#"[{"$match": {}}, {"$count": "n"}]"#
+            )
+            .await),
+            json!({"documents": [{"n": 3}]})
+        );
         failed(
-            rest(&app, "POST", "/people/_aggregate", "[]").await,
+            rest(&app, "POST", "/people/_aggregate", r#"[{"$out": "x"}]"#).await,
             400,
             "NotImplemented",
         );

@@ -280,7 +280,9 @@ fn action_path(action: Action) -> Value {
     });
     if action == Action::Aggregate {
         post["description"] = json!(
-            "Not implemented yet: answers 400 NotImplemented until aggregation pipelines land."
+            "Runs a pipeline of $match, $project, $addFields/$set, $unset, $sort, $skip, \
+             $limit, $unwind, $group, $count, $sortByCount, $bucket, $replaceRoot/$replaceWith, \
+             $lookup, $facet and $unionWith stages. $out and $merge answer 400 NotImplemented."
         );
     }
     json!({ "post": post })

@@ -148,7 +148,7 @@ mod tests {
             .as_array()
             .unwrap()
             .iter()
-            .map(|v| bson::to_document(v).unwrap())
+            .map(|v| crate::dataapi::document_from_json(v.clone()).unwrap())
             .collect()
     }
 

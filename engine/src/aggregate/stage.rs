@@ -262,7 +262,7 @@ pub(crate) fn parse_stage(stage: &Document, scope: &ParseScope, nested: bool) ->
         "$addFields" => {
             let spec = object(name, body)?;
             let mut fields = Vec::new();
-            flatten_add_fields(spec, &mut Vec::new(), scope, &mut fields)?;
+            flatten_add_fields(spec, &[], scope, &mut fields)?;
             if fields.is_empty() {
                 return Err(Error::BadValue(
                     "$addFields requires at least one field to set".into(),
@@ -379,7 +379,7 @@ fn sub_pipeline(stage: &str, stages: &Bson, scope: &ParseScope) -> Result<Pipeli
 /// literals, unless they are operator expressions).
 fn flatten_add_fields(
     spec: &Document,
-    prefix: &mut Vec<String>,
+    prefix: &[String],
     scope: &ParseScope,
     out: &mut Vec<(Vec<String>, Expression)>,
 ) -> Result<()> {
@@ -390,13 +390,13 @@ fn flatten_add_fields(
                  '$' and have no empty components"
             )));
         }
-        let mut path = prefix.clone();
+        let mut path = prefix.to_vec();
         path.extend(split(key));
         match value {
             Bson::Document(d)
                 if !d.is_empty() && !d.keys().next().is_some_and(|k| k.starts_with('$')) =>
             {
-                flatten_add_fields(d, &mut path, scope, out)?;
+                flatten_add_fields(d, &path, scope, out)?;
             }
             other => out.push((path, Expression::parse_in(other, scope)?)),
         }

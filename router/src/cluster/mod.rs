@@ -30,6 +30,7 @@
 //! retry hint; a timed-out write is reported as indeterminate, never failed.
 
 mod admin;
+mod aggregate;
 pub mod catalog;
 pub mod placement;
 mod reads;
@@ -160,7 +161,9 @@ fn command_result(
 pub(crate) fn empty_output(request: &ReadRequest) -> ReadOutput {
     match request {
         ReadRequest::Find { one: true, .. } => ReadOutput::Document(None),
-        ReadRequest::Find { one: false, .. } => ReadOutput::Documents(Vec::new()),
+        ReadRequest::Find { one: false, .. } | ReadRequest::Aggregate { .. } => {
+            ReadOutput::Documents(Vec::new())
+        }
         ReadRequest::Count { .. } | ReadRequest::EstimatedCount { .. } => ReadOutput::Count(0),
         ReadRequest::Distinct { .. } => ReadOutput::Values(Vec::new()),
         ReadRequest::ListCollections { .. } => ReadOutput::Listing {

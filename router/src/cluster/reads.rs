@@ -30,6 +30,9 @@ pub(crate) fn read_targets(placement: &Placement, request: &ReadRequest) -> Vec<
         ReadRequest::Count { filter, .. } | ReadRequest::Distinct { filter, .. } => {
             placement.shards_for_filter(filter)
         }
+        ReadRequest::Aggregate { pipeline, .. } => {
+            placement.shards_for_filter(&super::aggregate::leading_filter(pipeline))
+        }
         ReadRequest::EstimatedCount { .. }
         | ReadRequest::ListIndexes { .. }
         | ReadRequest::ListCollections { .. }
@@ -52,6 +55,15 @@ fn unexpected(output: &ReadOutput) -> RouteError {
 impl ClusterBackend {
     /// Answers a read from the shards that can hold its documents.
     pub(crate) async fn routed_read(&self, request: ReadRequest) -> Result<ReadOutput, ApiError> {
+        if let ReadRequest::Aggregate {
+            ns,
+            pipeline,
+            now_millis,
+            ..
+        } = &request
+        {
+            return self.routed_aggregate(ns, pipeline, *now_millis).await;
+        }
         let Some(ns) = request.namespace().cloned() else {
             return self.list_everywhere(&request).await;
         };
@@ -217,6 +229,11 @@ fn split(request: &ReadRequest) -> Result<(ReadRequest, Merge), lauradb_engine::
             },
         ),
         ReadRequest::EstimatedCount { .. } => (request.clone(), Merge::Sum),
+        ReadRequest::Aggregate { .. } => {
+            return Err(lauradb_engine::Error::BadValue(
+                "internal: pipelines are split by the aggregate router, not as a find".into(),
+            ));
+        }
         ReadRequest::Distinct { .. } => (request.clone(), Merge::Distinct),
         ReadRequest::ListIndexes { .. }
         | ReadRequest::ListCollections { .. }

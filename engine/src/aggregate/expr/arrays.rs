@@ -46,7 +46,7 @@ fn name(op: Op) -> &'static str {
     }
 }
 
-fn array<'v>(op: Op, value: &'v Value) -> Result<&'v Vec<Bson>> {
+fn array(op: Op, value: &Value) -> Result<&Vec<Bson>> {
     match value {
         Some(Bson::Array(items)) => Ok(items),
         other => Err(Error::TypeMismatch(format!(

@@ -210,9 +210,7 @@ fn convert(value: &Value, target: Target) -> Result<Bson> {
             Bson::String(s) => Bson::DateTime(bson::DateTime::from_millis(
                 parse_iso(s).ok_or_else(|| failed(v, target, "not an ISO-8601 date"))?,
             )),
-            Bson::ObjectId(o) => Bson::DateTime(bson::DateTime::from_millis(
-                i64::from(o.timestamp().timestamp_millis() / 1000) * 1000,
-            )),
+            Bson::ObjectId(o) => Bson::DateTime(o.timestamp()),
             Bson::Timestamp(t) => {
                 Bson::DateTime(bson::DateTime::from_millis(i64::from(t.time) * 1000))
             }
