@@ -1,9 +1,10 @@
-//! Large results: the `find` cap, and cursors paged with `getMore`.
+//! Large results: the `find` and `aggregate` cap, and cursors paged with
+//! `getMore`.
 //!
-//! * A `find` without `batchSize` returns at most the router's result cap
+//! * A `find` or `aggregate` without `batchSize` returns at most the router's result cap
 //!   ([`DEFAULT_RESULT_CAP`], 50,000, unless configured). When there are more it says so — `"truncated": true` — and
 //!   returns a `cursorId` to fetch the rest with `getMore`.
-//! * A `find` with `batchSize: n` returns the first `n` documents and a
+//! * A `find` or `aggregate` with `batchSize: n` returns the first `n` documents and a
 //!   `cursorId` (0 when there is nothing more); `getMore {cursorId,
 //!   batchSize?}` returns the next batch, `killCursors {cursorIds}` closes
 //!   cursors early. Cursors idle for [`CURSOR_IDLE`] are closed.
@@ -11,7 +12,9 @@
 //! Cursors live in the router that opened them (as in MongoDB, where a
 //! cursor belongs to its mongos); another router answers `CursorNotFound`.
 //! The router keeps no documents: each batch runs the query again at the
-//! latest state, skipping what was already returned. With a sort on unique
+//! latest state, skipping what was already returned (a pipeline gets
+//! `{$skip}` and `{$limit}` stages appended, and keeps the `$$NOW` of its
+//! first batch). With a sort on unique
 //! fields batches are exact while nothing changes; concurrent writes may
 //! shift documents across batch boundaries (MongoDB's cursors without a
 //! snapshot read can also see such changes).
@@ -21,7 +24,7 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use bson::Document;
+use bson::{Document, doc};
 use lauradb_engine::command::Namespace;
 use lauradb_engine::dataapi::{ApiError, ReadOutput, ReadRequest};
 use lauradb_engine::engine::FindOptions;
@@ -43,9 +46,22 @@ pub struct Batch {
     pub cursor_id: u64,
 }
 
+/// What a cursor pages through.
+#[derive(Debug, Clone)]
+enum Query {
+    Find {
+        ns: Namespace,
+        options: FindOptions,
+    },
+    Aggregate {
+        ns: Namespace,
+        pipeline: Vec<Document>,
+        now_millis: i64,
+    },
+}
+
 struct Cursor {
-    ns: Namespace,
-    options: FindOptions,
+    query: Query,
     /// Documents already returned (added to the query's own skip).
     returned: u64,
     batch_size: u64,
@@ -89,54 +105,95 @@ fn cursor_not_found(id: u64) -> ApiError {
     )
 }
 
-/// Runs `options` with an extra skip and a limit, at the latest state.
+/// Runs the query again at the latest state, skipping `already` documents
+/// and returning at most `take`.
 async fn fetch<B: Backend>(
     backend: &B,
-    ns: &Namespace,
-    options: &FindOptions,
+    query: &Query,
     already: u64,
     take: u64,
 ) -> Result<Vec<Document>, ApiError> {
-    let request = ReadRequest::Find {
-        ns: ns.clone(),
-        options: FindOptions {
-            skip: options.skip.saturating_add(already),
-            limit: take,
-            ..options.clone()
+    let request = match query {
+        Query::Find { ns, options } => ReadRequest::Find {
+            ns: ns.clone(),
+            options: FindOptions {
+                skip: options.skip.saturating_add(already),
+                limit: take,
+                ..options.clone()
+            },
+            one: false,
         },
-        one: false,
+        Query::Aggregate {
+            ns,
+            pipeline,
+            now_millis,
+        } => {
+            let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+            let mut pipeline = pipeline.clone();
+            if already > 0 {
+                pipeline.push(doc! { "$skip": count(already) });
+            }
+            pipeline.push(doc! { "$limit": count(take.max(1)) });
+            ReadRequest::Aggregate {
+                ns: ns.clone(),
+                pipeline,
+                now_millis: *now_millis,
+                partial_group: false,
+            }
+        }
     };
     match backend.read(request).await? {
         ReadOutput::Documents(documents) => Ok(documents),
         other => Err(ApiError::new(
             500,
             "InternalError",
-            format!("a find answered {other:?}"),
+            format!("a paged read answered {other:?}"),
         )),
     }
 }
 
 /// How many of the query's documents are left after `returned` (None: no limit).
-fn remaining(options: &FindOptions, returned: u64) -> Option<u64> {
-    (options.limit > 0).then(|| options.limit.saturating_sub(returned))
+fn remaining(query: &Query, returned: u64) -> Option<u64> {
+    match query {
+        Query::Find { options, .. } => {
+            (options.limit > 0).then(|| options.limit.saturating_sub(returned))
+        }
+        Query::Aggregate { .. } => None,
+    }
 }
 
 impl Cursors {
-    /// The first batch of `find` (`batch_size` documents, or up to the cap
-    /// when the client asked for no batching). Returns the batch and
-    /// whether the result was cut short.
+    /// The first batch of a `find` or `aggregate` (`batch_size` documents,
+    /// or up to the cap when the client asked for no batching). Returns the
+    /// batch and whether the result was cut short.
     pub async fn first_batch<B: Backend>(
         &self,
         backend: &B,
         request: ReadRequest,
         batch_size: Option<u64>,
     ) -> Result<(Batch, bool), ApiError> {
-        let ReadRequest::Find { ns, options, .. } = request else {
-            return Err(ApiError::bad_request("BadValue", "only find opens cursors"));
+        let query = match request {
+            ReadRequest::Find { ns, options, .. } => Query::Find { ns, options },
+            ReadRequest::Aggregate {
+                ns,
+                pipeline,
+                now_millis,
+                ..
+            } => Query::Aggregate {
+                ns,
+                pipeline,
+                now_millis,
+            },
+            _ => {
+                return Err(ApiError::bad_request(
+                    "BadValue",
+                    "only find and aggregate open cursors",
+                ));
+            }
         };
         let batch = batch_size.unwrap_or(self.cap).min(self.cap);
         let batch = self
-            .batch(backend, ns, options, 0, batch, batch_size.is_some())
+            .batch(backend, query, 0, batch, batch_size.is_some())
             .await?;
         let truncated = batch_size.is_none() && batch.cursor_id != 0;
         Ok((batch, truncated))
@@ -160,8 +217,7 @@ impl Cursors {
         let next = match self
             .batch(
                 backend,
-                cursor.ns.clone(),
-                cursor.options.clone(),
+                cursor.query.clone(),
                 cursor.returned,
                 size,
                 true,
@@ -207,20 +263,19 @@ impl Cursors {
     async fn batch<B: Backend>(
         &self,
         backend: &B,
-        ns: Namespace,
-        options: FindOptions,
+        query: Query,
         returned: u64,
         size: u64,
         keep_open: bool,
     ) -> Result<Batch, ApiError> {
-        let left = remaining(&options, returned);
+        let left = remaining(&query, returned);
         let want = left.map_or(size, |left| left.min(size));
         let probe = if left.is_some_and(|left| left <= size) {
             want
         } else {
             want + 1
         };
-        let mut documents = fetch(backend, &ns, &options, returned, probe).await?;
+        let mut documents = fetch(backend, &query, returned, probe).await?;
         let more = documents.len() as u64 > want;
         documents.truncate(want as usize);
         if !more || (!keep_open && documents.is_empty()) {
@@ -231,8 +286,7 @@ impl Cursors {
         }
         let cursor_id = self.next_id.fetch_add(2, Ordering::Relaxed) & ((1 << 53) - 1);
         let cursor = Cursor {
-            ns,
-            options,
+            query,
             returned: returned + documents.len() as u64,
             batch_size: size,
             last_used: Instant::now(),

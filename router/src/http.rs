@@ -212,7 +212,7 @@ async fn handle<B: Backend>(
     let request = Request::parse(action_name, body)?;
     let action = request.action;
     match request.into_plan(|| Bson::ObjectId(bson::oid::ObjectId::new()))? {
-        Plan::Read(read @ ReadRequest::Find { one: false, .. }) => {
+        Plan::Read(read @ (ReadRequest::Find { one: false, .. } | ReadRequest::Aggregate { .. })) => {
             let (batch, truncated) = state
                 .cursors
                 .first_batch(&state.backend, read, None)
@@ -631,6 +631,26 @@ mod tests {
             (status, gone["error_code"].clone()),
             (404, json!("CursorNotFound"))
         );
+
+        // Pipelines are capped and paged the same way.
+        let pipeline = json!({"database": "d", "collection": "c", "pipeline": [
+            {"$match": {"_id": {"$gte": 3}}}, {"$sort": {"_id": -1}}, {"$project": {"_id": 1}}]});
+        let (status, first) = post("aggregate", pipeline.clone()).await;
+        assert_eq!(status, 200);
+        assert_eq!(ids(&first), (15..25).rev().collect::<Vec<_>>());
+        assert_eq!(first["truncated"], json!(true));
+        let cursor = first["cursorId"].as_u64().unwrap();
+        // Every answer is capped, getMore's too.
+        let (_, rest) = post("getMore", json!({"cursorId": cursor, "batchSize": 100})).await;
+        assert_eq!(ids(&rest), (5..15).rev().collect::<Vec<_>>());
+        let (_, end) = post("getMore", json!({"cursorId": cursor})).await;
+        assert_eq!((ids(&end), end["cursorId"].clone()), (vec![4, 3], json!(0)));
+        let mut batched = pipeline.clone();
+        batched["batchSize"] = json!(8);
+        let (_, one) = post("aggregate", batched).await;
+        assert_eq!(ids(&one), (17..25).rev().collect::<Vec<_>>());
+        let (_, two) = post("getMore", json!({"cursorId": one["cursorId"], "batchSize": 20})).await;
+        assert_eq!(ids(&two), (7..17).rev().collect::<Vec<_>>());
 
         // A small result has no cursor fields at all.
         let mut small = find.clone();
