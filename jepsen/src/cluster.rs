@@ -1,45 +1,61 @@
 //! Cluster control: start a real LauraDB cluster, and break it.
 //!
 //! The [`Cluster`] trait is what nemeses and workloads need: the router's
-//! address, the node names, and the faults (partition, kill/restart,
-//! pause/resume). [`LocalCluster`] implements it with `lauradb node` and
-//! `lauradb router` processes, each in its own network namespace
-//! ([`crate::net`]): three nodes hosting a config replica and a replica of
-//! shard 1 each, and one router. Kill is SIGKILL followed (on `restart`) by
-//! the same command line; pause is SIGSTOP/SIGCONT. A compose backend (the
-//! `deploy/` cluster) would implement the same trait.
+//! address, the node names, and the faults (partitions as grudges,
+//! kill/restart, pause/resume, leadership transfers and membership changes
+//! through `lauradb ctl`). Two backends implement it:
+//!
+//! * [`LocalCluster`] — `lauradb node` and `lauradb router` processes, each
+//!   in its own network namespace ([`crate::net`]): three config servers
+//!   (`c1`–`c3`, Raft group 0), the shard's data nodes (`n1`–`n5` by
+//!   default, group 1) and a router (`r`). Kill is SIGKILL followed (on
+//!   `restart`) by the same command line; pause is SIGSTOP/SIGCONT.
+//! * [`crate::compose::ComposeCluster`] — the `deploy/` docker compose
+//!   cluster (3 config + 3 shards × 3 replicas + router).
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::net::{NetError, Network};
+use crate::net::{Grudges, NetError, Network};
 
 /// What nemeses and workloads can do to a cluster.
 pub trait Cluster: Send {
     /// `host:port` of the router's HTTP API, reachable from the harness.
     fn router_addr(&self) -> String;
-    /// The data nodes' names (`n1`, `n2`, …).
+    /// The API key the router wants, if any.
+    fn api_key(&self) -> Option<String> {
+        None
+    }
+    /// The nodes holding the workloads' shard (`n1`, `n2`, …).
     fn nodes(&self) -> Vec<String>;
+    /// The config servers.
+    fn config_nodes(&self) -> Vec<String>;
     /// The router's member name.
     fn router(&self) -> String;
     /// Members whose process exited without being killed (a crash), each
     /// named once; `restart` brings them back.
     fn crashed(&mut self) -> Vec<String>;
-    /// Every member that can be partitioned (nodes and the router `r`).
+    /// Every member that can be partitioned (nodes, config servers, router).
     fn members(&self) -> Vec<String>;
-    fn partition(&mut self, components: &[BTreeSet<String>]) -> Result<(), ClusterError>;
+    fn partition(&mut self, grudges: &Grudges) -> Result<(), ClusterError>;
     fn heal(&mut self) -> Result<(), ClusterError>;
     fn kill(&mut self, member: &str) -> Result<(), ClusterError>;
     fn restart(&mut self, member: &str) -> Result<(), ClusterError>;
     fn pause(&mut self, member: &str) -> Result<(), ClusterError>;
     fn resume(&mut self, member: &str) -> Result<(), ClusterError>;
     /// Log files of every process, for the panic scan.
-    fn logs(&self) -> Vec<PathBuf>;
+    fn logs(&mut self) -> Vec<PathBuf>;
+    /// The Raft group that holds the workloads' data.
+    fn data_group(&self) -> u64;
     /// The node that currently leads `group`, as the reachable nodes report
     /// it (None while unknown).
     fn leader(&self, group: u64) -> Option<String>;
+    /// A node's Raft id and gRPC address.
+    fn node_identity(&self, name: &str) -> Option<(u64, String)>;
+    /// Runs `lauradb ctl <args>` against the cluster's config servers.
+    fn ctl(&self, args: &[String]) -> Result<String, ClusterError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +64,54 @@ pub enum ClusterError {
     Net(#[from] NetError),
     #[error("{0}")]
     Process(String),
+}
+
+/// Runs `bin ctl --config-servers <servers> <args>`; its stdout, or the error.
+pub fn run_ctl(bin: &Path, config_servers: &str, args: &[String]) -> Result<String, ClusterError> {
+    let output = Command::new(bin)
+        .args(["ctl", "--config-servers", config_servers])
+        .args(args)
+        .env("RUST_LOG", "error")
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| ClusterError::Process(format!("ctl {}: {e}", args.join(" "))))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(ClusterError::Process(format!(
+            "ctl {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
+    }
+}
+
+/// Asks nodes' `/health` who leads `group`; the first that names a leader wins.
+pub fn leader_from_health<'a>(
+    group: u64,
+    candidates: impl Iterator<Item = (&'a str, String, u64)>,
+    all: &[(String, u64)],
+) -> Option<String> {
+    for (_, http_addr, _) in candidates {
+        let Some(body) = http_get(&http_addr, "/health") else {
+            continue;
+        };
+        let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
+            continue;
+        };
+        let leader = health["groups"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|g| g["group"].as_u64() == Some(group))
+            .and_then(|g| g["leader"].as_u64());
+        if let Some(id) = leader
+            && let Some((name, _)) = all.iter().find(|(_, node_id)| *node_id == id)
+        {
+            return Some(name.clone());
+        }
+    }
+    None
 }
 
 struct Member {
@@ -63,48 +127,67 @@ pub struct LocalCluster {
     network: Network,
     members: BTreeMap<String, Member>,
     bin: PathBuf,
+    /// (name, Raft id) of the shard's data nodes.
+    shard_nodes: Vec<(String, u64)>,
+    config_servers: String,
 }
 
-const NODES: [(&str, u8, u64); 3] = [("n1", 11, 1), ("n2", 12, 2), ("n3", 13, 3)];
+/// Config servers: name, host part of the address, Raft id.
+const CONFIG_NODES: [(&str, u8, u64); 3] = [("c1", 21, 1), ("c2", 22, 2), ("c3", 23, 3)];
 const ROUTER: (&str, u8) = ("r", 5);
+/// The shard group the workloads write to.
+const SHARD_GROUP: u64 = 1;
 
 impl LocalCluster {
-    /// Sets up namespaces and starts three nodes and a router; returns once
-    /// the router answers.
+    /// Sets up namespaces and starts three config servers, `shard_nodes`
+    /// data nodes (3 or 5) and a router; returns once the router answers.
     /// `unsafe_reads` starts the router with `--unsafe-local-reads`, to show
     /// the checkers catch stale reads.
     pub fn start(
         bin: &Path,
         dir: &Path,
         subnet: u8,
+        shard_nodes: usize,
         unsafe_reads: bool,
     ) -> Result<LocalCluster, ClusterError> {
+        if !(3..=9).contains(&shard_nodes) {
+            return Err(ClusterError::Process(format!(
+                "a shard needs 3 to 9 nodes, not {shard_nodes}"
+            )));
+        }
         let prefix = format!("lj{subnet}");
-        let mut layout: Vec<(&str, u8)> = NODES.iter().map(|(n, h, _)| (*n, *h)).collect();
+        let shard: Vec<(String, u8, u64)> = (1..=shard_nodes)
+            .map(|i| (format!("n{i}"), 10 + i as u8, 10 + i as u64))
+            .collect();
+        let mut layout: Vec<(&str, u8)> = CONFIG_NODES.iter().map(|(n, h, _)| (*n, *h)).collect();
+        layout.extend(shard.iter().map(|(n, h, _)| (n.as_str(), *h)));
         layout.push(ROUTER);
         let network = Network::create(&prefix, subnet, &layout)?;
-        let peers = NODES
-            .iter()
-            .map(|(name, _, id)| format!("{id}={}:7000", network.ip(name)))
-            .collect::<Vec<_>>()
-            .join(",");
+        let peers = |nodes: &mut dyn Iterator<Item = (&str, u64)>| {
+            nodes
+                .map(|(name, id)| format!("{id}={}:7000", network.ip(name)))
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let config_servers = peers(&mut CONFIG_NODES.iter().map(|(n, _, id)| (*n, *id)));
+        let shard_peers = peers(&mut shard.iter().map(|(n, _, id)| (n.as_str(), *id)));
         std::fs::create_dir_all(dir.join("logs"))
             .map_err(|e| ClusterError::Process(e.to_string()))?;
         let mut members = BTreeMap::new();
-        for (name, _, id) in NODES {
+        let mut add_node = |name: &str, id: u64, group: u64, peers: &str| {
             let ip = network.ip(name).to_string();
             let args = vec![
                 "node".into(),
                 "--id".into(),
                 id.to_string(),
                 "--groups".into(),
-                "0,1".into(),
+                group.to_string(),
                 "--grpc-addr".into(),
                 format!("{ip}:7000"),
                 "--http-addr".into(),
                 format!("{ip}:9000"),
                 "--peers".into(),
-                peers.clone(),
+                peers.to_string(),
                 "--bootstrap".into(),
                 "--cache-mb".into(),
                 "16".into(),
@@ -121,12 +204,18 @@ impl LocalCluster {
                     paused: false,
                 },
             );
+        };
+        for (name, _, id) in CONFIG_NODES {
+            add_node(name, id, 0, &config_servers);
+        }
+        for (name, _, id) in &shard {
+            add_node(name, *id, SHARD_GROUP, &shard_peers);
         }
         let router_ip = network.ip(ROUTER.0).to_string();
         let mut router_args: Vec<String> = vec![
             "router".into(),
             "--config-servers".into(),
-            peers.clone(),
+            config_servers.clone(),
             "--http-addr".into(),
             format!("{router_ip}:8080"),
         ];
@@ -147,30 +236,28 @@ impl LocalCluster {
             network,
             members,
             bin: bin.to_path_buf(),
+            shard_nodes: shard.iter().map(|(n, _, id)| (n.clone(), *id)).collect(),
+            config_servers,
         };
-        for (name, _, _) in NODES {
-            cluster.spawn(name)?;
+        let names: Vec<String> = cluster
+            .members
+            .keys()
+            .filter(|n| *n != ROUTER.0)
+            .cloned()
+            .collect();
+        for name in names {
+            cluster.spawn(&name)?;
         }
         // Register the shard (retrying until the config group has a leader).
-        let status = Command::new(&cluster.bin)
-            .args([
-                "ctl",
-                "--config-servers",
-                &peers,
-                "add-shard",
-                "--id",
-                "1",
-                "--members",
-                &peers,
-            ])
-            .args(["--retry-for", "60"])
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::null())
-            .status()
-            .map_err(|e| ClusterError::Process(format!("ctl add-shard: {e}")))?;
-        if !status.success() {
-            return Err(ClusterError::Process("registering the shard failed".into()));
-        }
+        cluster.ctl(&[
+            "add-shard".into(),
+            "--id".into(),
+            SHARD_GROUP.to_string(),
+            "--members".into(),
+            shard_peers,
+            "--retry-for".into(),
+            "60".into(),
+        ])?;
         cluster.spawn(ROUTER.0)?;
         wait_for_port(&cluster.router_addr(), Duration::from_secs(30))?;
         Ok(cluster)
@@ -251,7 +338,7 @@ impl Drop for LocalCluster {
     }
 }
 
-fn wait_for_port(addr: &str, timeout: Duration) -> Result<(), ClusterError> {
+pub(crate) fn wait_for_port(addr: &str, timeout: Duration) -> Result<(), ClusterError> {
     let deadline = Instant::now() + timeout;
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(addr).is_ok() {
@@ -270,7 +357,11 @@ impl Cluster for LocalCluster {
     }
 
     fn nodes(&self) -> Vec<String> {
-        NODES.iter().map(|(n, _, _)| n.to_string()).collect()
+        self.shard_nodes.iter().map(|(n, _)| n.clone()).collect()
+    }
+
+    fn config_nodes(&self) -> Vec<String> {
+        CONFIG_NODES.iter().map(|(n, _, _)| n.to_string()).collect()
     }
 
     fn members(&self) -> Vec<String> {
@@ -297,8 +388,8 @@ impl Cluster for LocalCluster {
         crashed
     }
 
-    fn partition(&mut self, components: &[BTreeSet<String>]) -> Result<(), ClusterError> {
-        Ok(self.network.partition(components)?)
+    fn partition(&mut self, grudges: &Grudges) -> Result<(), ClusterError> {
+        Ok(self.network.partition(grudges)?)
     }
 
     fn heal(&mut self) -> Result<(), ClusterError> {
@@ -349,44 +440,59 @@ impl Cluster for LocalCluster {
         Ok(())
     }
 
-    fn logs(&self) -> Vec<PathBuf> {
+    fn logs(&mut self) -> Vec<PathBuf> {
         self.members.values().map(|m| m.log.clone()).collect()
     }
 
+    fn data_group(&self) -> u64 {
+        SHARD_GROUP
+    }
+
     fn leader(&self, group: u64) -> Option<String> {
-        // Ask each running node's /health; the first that names a leader wins.
-        for (name, _, _) in NODES {
+        let all: Vec<(String, u64)> = self
+            .shard_nodes
+            .iter()
+            .cloned()
+            .chain(CONFIG_NODES.iter().map(|(n, _, id)| (n.to_string(), *id)))
+            .collect();
+        let candidates = all.iter().filter_map(|(name, id)| {
             let running = self
                 .members
                 .get(name)
                 .is_some_and(|m| m.child.is_some() && !m.paused);
-            if !running {
-                continue;
-            }
-            let Some(body) = http_get(&format!("{}:9000", self.network.ip(name)), "/health") else {
-                continue;
-            };
-            let Ok(health) = serde_json::from_str::<serde_json::Value>(&body) else {
-                continue;
-            };
-            let leader = health["groups"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|g| g["group"].as_u64() == Some(group))
-                .and_then(|g| g["leader"].as_u64());
-            if let Some(id) = leader
-                && let Some((name, _, _)) = NODES.iter().find(|(_, _, node_id)| *node_id == id)
-            {
-                return Some(name.to_string());
-            }
-        }
-        None
+            running.then(|| {
+                (
+                    name.as_str(),
+                    format!("{}:9000", self.network.ip(name)),
+                    *id,
+                )
+            })
+        });
+        leader_from_health(group, candidates, &all)
+    }
+
+    fn node_identity(&self, name: &str) -> Option<(u64, String)> {
+        let id = self
+            .shard_nodes
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, id)| *id)
+            .or_else(|| {
+                CONFIG_NODES
+                    .iter()
+                    .find(|(n, _, _)| *n == name)
+                    .map(|(_, _, id)| *id)
+            })?;
+        Some((id, format!("{}:7000", self.network.ip(name))))
+    }
+
+    fn ctl(&self, args: &[String]) -> Result<String, ClusterError> {
+        run_ctl(&self.bin, &self.config_servers, args)
     }
 }
 
 /// A blocking HTTP GET with a short deadline; the body, or None.
-fn http_get(addr: &str, path: &str) -> Option<String> {
+pub(crate) fn http_get(addr: &str, path: &str) -> Option<String> {
     use std::io::{Read, Write};
     let addr: std::net::SocketAddr = addr.parse().ok()?;
     let mut stream =

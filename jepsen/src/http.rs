@@ -23,6 +23,14 @@ pub enum Reply {
     Unknown(String),
 }
 
+static API_KEY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Sends `api-key: key` with every request from now on (the compose
+/// cluster's router wants one). Set once per process.
+pub fn use_api_key(key: &str) {
+    let _ = API_KEY.set(key.to_string());
+}
+
 /// POSTs `/action/{action}` with a JSON body.
 pub async fn post(addr: &str, action: &str, body: &Value, timeout: Duration) -> Reply {
     let exchange = async {
@@ -31,8 +39,12 @@ pub async fn post(addr: &str, action: &str, body: &Value, timeout: Duration) -> 
             Err(e) => return Reply::NotSent(format!("connect {addr}: {e}")),
         };
         let body = body.to_string();
+        let key = API_KEY
+            .get()
+            .map(|k| format!("api-key: {k}\r\n"))
+            .unwrap_or_default();
         let request = format!(
-            "POST /action/{action} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            "POST /action/{action} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\n{key}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
             body.len()
         );
         if let Err(e) = stream.write_all(request.as_bytes()).await {

@@ -1,7 +1,7 @@
 //! LauraDB's Jepsen-style test harness.
 //!
-//! A run starts a real cluster ([`cluster`], in network namespaces made by
-//! [`net`]), drives it with concurrent clients ([`workload`]) while a
+//! A run starts a real cluster ([`cluster`]: processes in network namespaces
+//! made by [`net`], or the docker compose cluster of [`compose`]), drives it with concurrent clients ([`workload`]) while a
 //! [`nemesis`] partitions, kills and pauses its processes, records every
 //! operation in a [`history`], and judges that history with [`checker`]s:
 //! linearizability per register key, and the set checker (lost, unexpected
@@ -10,6 +10,7 @@
 
 pub mod checker;
 pub mod cluster;
+pub mod compose;
 pub mod history;
 pub mod http;
 pub mod nemesis;

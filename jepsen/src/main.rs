@@ -6,8 +6,8 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lauradb_jepsen::checker::Validity;
-use lauradb_jepsen::nemesis::Fault;
-use lauradb_jepsen::run::{RunOptions, run};
+use lauradb_jepsen::nemesis::parse_faults;
+use lauradb_jepsen::run::{Backend, RunOptions, run};
 use lauradb_jepsen::workload::Workload;
 
 #[derive(Parser)]
@@ -29,12 +29,18 @@ enum Command {
 
 #[derive(clap::Args)]
 struct RunArgs {
-    /// Where the cluster runs: `local` (processes in network namespaces).
+    /// Where the cluster runs: `local` (processes in network namespaces) or
+    /// `compose` (the deploy/ docker compose cluster).
     #[arg(long, default_value = "local")]
-    backend: String,
+    backend: Backend,
+    /// Data nodes of the shard under test (local backend): 5 allows the
+    /// bridge and majorities-ring partitions, 3 is lighter.
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(3..=9))]
+    nodes: u64,
     #[arg(long, value_enum, default_value = "register")]
     workload: Workload,
-    /// Faults to inject, comma-separated: partition, kill, pause (empty: none).
+    /// Faults to inject, comma-separated: partition, kill, pause, transfer,
+    /// membership, or all (empty: none).
     #[arg(long, default_value = "partition,kill,pause")]
     nemesis: String,
     /// Seconds of workload (the final heal and reads come after).
@@ -105,21 +111,10 @@ async fn main() -> std::process::ExitCode {
 }
 
 async fn execute(args: RunArgs) -> Result<Validity, String> {
-    if args.backend != "local" {
-        return Err(format!(
-            "backend '{}' is not available yet; use --backend local",
-            args.backend
-        ));
-    }
     if !(args.rate > 0.0 && args.rate <= 100_000.0) {
         return Err(format!("--rate must be in (0, 100000], not {}", args.rate));
     }
-    let faults = args
-        .nemesis
-        .split(',')
-        .filter(|s| !s.trim().is_empty())
-        .map(str::parse::<Fault>)
-        .collect::<Result<Vec<_>, _>>()?;
+    let faults = parse_faults(&args.nemesis)?;
     let stamp = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_secs())
@@ -131,6 +126,8 @@ async fn execute(args: RunArgs) -> Result<Validity, String> {
             .join(format!("{workload_name}-{}-{stamp}", args.seed))
     });
     let outcome = run(RunOptions {
+        backend: args.backend,
+        nodes: args.nodes as usize,
         bin: find_binary(args.bin)?,
         out: out.clone(),
         workload: args.workload,

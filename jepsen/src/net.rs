@@ -8,10 +8,14 @@
 //!      └─ veth ─ ns {prefix}r    10.77.S.5        lauradb router
 //! ```
 //!
-//! A partition is a set of components; every member gets one nftables table
-//! (`inet jepsen`) whose input chain drops packets from members outside its
-//! component. Each member's table is replaced in one `nft -f` transaction,
-//! so a member never sees half a rule set. Healing deletes the tables.
+//! A partition is a [`Grudges`] map: for every member, the members whose
+//! packets it drops. Components (`{a, b} | {c}`) are the common case, but
+//! grudges also express partitions that are not transitive — a bridge node
+//! that hears both halves, or a ring where every node hears a different
+//! majority. Every member gets one nftables table (`inet jepsen`) whose input
+//! chain drops packets from the members it holds a grudge against. Each
+//! member's table is replaced in one `nft -f` transaction, so a member never
+//! sees half a rule set. Healing deletes the tables.
 //! Traffic never leaves these namespaces and the host's bridge.
 //!
 //! Docker (when present) sets the host's FORWARD policy to drop, which also
@@ -67,6 +71,44 @@ fn run(args: &[&str], stdin: Option<&str>) -> Result<(), NetError> {
             stderr: String::from_utf8_lossy(&output.stderr).trim().to_string(),
         })
     }
+}
+
+/// Who refuses to hear from whom: member → the members whose packets it drops.
+pub type Grudges = BTreeMap<String, BTreeSet<String>>;
+
+/// The grudges of a partition into components: every member listed drops
+/// everyone in the other components (members in no component hear all).
+pub fn grudges_of(components: &[BTreeSet<String>]) -> Grudges {
+    let mut grudges = Grudges::new();
+    for mine in components {
+        let others: BTreeSet<String> = components
+            .iter()
+            .filter(|c| *c != mine)
+            .flatten()
+            .cloned()
+            .collect();
+        for member in mine {
+            grudges
+                .entry(member.clone())
+                .or_default()
+                .extend(others.iter().cloned());
+        }
+    }
+    grudges
+}
+
+/// The nftables script that makes a network namespace drop packets from
+/// `blocked` addresses (none: no rules). It declares, deletes and re-creates
+/// the table in one transaction, so it is atomic.
+pub fn drop_rules(blocked: &[&str]) -> String {
+    let mut script = String::from("table inet jepsen\ndelete table inet jepsen\n");
+    if !blocked.is_empty() {
+        script.push_str(&format!(
+            "table inet jepsen {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    ip saddr {{ {} }} drop\n  }}\n}}\n",
+            blocked.join(", ")
+        ));
+    }
+    script
 }
 
 /// The namespaces, addresses and bridge of one test cluster.
@@ -175,29 +217,17 @@ impl Network {
         &self.members[member].1
     }
 
-    /// Cuts the network into `components` (member names); members listed in
-    /// no component keep talking to everyone.
-    pub fn partition(&self, components: &[BTreeSet<String>]) -> Result<(), NetError> {
+    /// Applies `grudges`: each member drops packets from the members listed
+    /// for it; members not listed hear everyone.
+    pub fn partition(&self, grudges: &Grudges) -> Result<(), NetError> {
         for (name, (ns, _)) in &self.members {
-            let Some(mine) = components.iter().find(|c| c.contains(name)) else {
-                self.clear(ns)?;
-                continue;
-            };
-            let blocked: Vec<&str> = components
-                .iter()
-                .filter(|c| *c != mine)
-                .flat_map(|c| c.iter())
-                .map(|other| self.members[other].1.as_str())
+            let blocked: Vec<&str> = grudges
+                .get(name)
+                .into_iter()
+                .flatten()
+                .filter_map(|other| self.members.get(other).map(|m| m.1.as_str()))
                 .collect();
-            if blocked.is_empty() {
-                self.clear(ns)?;
-                continue;
-            }
-            // Declare, delete and re-create in one transaction: atomic.
-            let script = format!(
-                "table inet jepsen\ndelete table inet jepsen\ntable inet jepsen {{\n  chain input {{\n    type filter hook input priority 0; policy accept;\n    ip saddr {{ {} }} drop\n  }}\n}}\n",
-                blocked.join(", ")
-            );
+            let script = drop_rules(&blocked);
             run(
                 &["ip", "netns", "exec", ns, "nft", "-f", "-"],
                 Some(&script),
@@ -206,19 +236,9 @@ impl Network {
         Ok(())
     }
 
-    fn clear(&self, ns: &str) -> Result<(), NetError> {
-        run(
-            &["ip", "netns", "exec", ns, "nft", "-f", "-"],
-            Some("table inet jepsen\ndelete table inet jepsen\n"),
-        )
-    }
-
     /// Removes every partition.
     pub fn heal(&self) -> Result<(), NetError> {
-        for (ns, _) in self.members.values() {
-            self.clear(ns)?;
-        }
-        Ok(())
+        self.partition(&Grudges::new())
     }
 
     /// Deletes the namespaces, the bridge and the forward rule.
@@ -244,5 +264,34 @@ impl Network {
 impl Drop for Network {
     fn drop(&mut self) {
         self.destroy();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(names: &[&str]) -> BTreeSet<String> {
+        names.iter().map(|n| n.to_string()).collect()
+    }
+
+    #[test]
+    fn components_become_symmetric_grudges() {
+        let g = grudges_of(&[set(&["a", "b"]), set(&["c"])]);
+        assert_eq!(g["a"], set(&["c"]));
+        assert_eq!(g["b"], set(&["c"]));
+        assert_eq!(g["c"], set(&["a", "b"]));
+        assert!(!g.contains_key("d"));
+    }
+
+    #[test]
+    fn rules_are_replaced_atomically_and_empty_means_none() {
+        assert_eq!(
+            drop_rules(&[]),
+            "table inet jepsen\ndelete table inet jepsen\n"
+        );
+        let script = drop_rules(&["10.0.0.1", "10.0.0.2"]);
+        assert!(script.starts_with("table inet jepsen\ndelete table inet jepsen\n"));
+        assert!(script.contains("ip saddr { 10.0.0.1, 10.0.0.2 } drop"));
     }
 }

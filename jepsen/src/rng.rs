@@ -24,6 +24,14 @@ impl Rng {
         self.next_u64() % n.max(1)
     }
 
+    /// Shuffles `items` in place (Fisher–Yates).
+    pub fn shuffle<T>(&mut self, items: &mut [T]) {
+        for i in (1..items.len()).rev() {
+            let j = self.below(i as u64 + 1) as usize;
+            items.swap(i, j);
+        }
+    }
+
     /// Uniform in `lo..hi` milliseconds.
     pub fn millis(&mut self, lo: u64, hi: u64) -> std::time::Duration {
         std::time::Duration::from_millis(lo + self.below(hi.saturating_sub(lo).max(1)))

@@ -16,17 +16,43 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use serde::Serialize;
 use serde_json::json;
 
 use crate::checker::{self, Anomaly, CheckResult, Validity};
 use crate::cluster::{Cluster, LocalCluster};
+use crate::compose::ComposeCluster;
 use crate::history::History;
 use crate::nemesis::{self, Fault, SharedCluster};
 use crate::workload::{self, ClientOptions, Recorder, Workload};
 
+/// Where the cluster runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Processes in network namespaces on this machine.
+    Local,
+    /// The `deploy/` docker compose cluster.
+    Compose,
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s {
+            "local" => Ok(Backend::Local),
+            "compose" => Ok(Backend::Compose),
+            other => Err(format!("unknown backend '{other}' (local, compose)")),
+        }
+    }
+}
+
 /// Everything a run needs.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
+    pub backend: Backend,
+    /// Data nodes of the shard (local backend: 3 or 5).
+    pub nodes: usize,
     pub bin: PathBuf,
     pub out: PathBuf,
     pub workload: Workload,
@@ -57,14 +83,28 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
     let subnet = ((std::process::id() + nth * 37) % 200 + 20) as u8;
     let bin = options.bin.clone();
     let out = options.out.clone();
-    let unsafe_reads = options.unsafe_reads;
-    let cluster =
-        tokio::task::spawn_blocking(move || LocalCluster::start(&bin, &out, subnet, unsafe_reads))
-            .await
-            .map_err(|e| e.to_string())?
-            .map_err(|e| format!("starting the cluster: {e}"))?;
+    let (backend, nodes, unsafe_reads) = (options.backend, options.nodes, options.unsafe_reads);
+    let cluster = tokio::task::spawn_blocking(move || -> Result<Box<dyn Cluster>, String> {
+        match backend {
+            Backend::Local => LocalCluster::start(&bin, &out, subnet, nodes, unsafe_reads)
+                .map(|c| Box::new(c) as Box<dyn Cluster>),
+            Backend::Compose => {
+                if unsafe_reads {
+                    return Err("--unsafe-reads needs the local backend".into());
+                }
+                ComposeCluster::start(&bin, &out).map(|c| Box::new(c) as Box<dyn Cluster>)
+            }
+        }
+        .map_err(|e| format!("starting the cluster: {e}"))
+    })
+    .await
+    .map_err(|e| e.to_string())??;
     let router = cluster.router_addr();
-    let cluster: SharedCluster = Arc::new(Mutex::new(Box::new(cluster)));
+    if let Some(key) = cluster.api_key() {
+        crate::http::use_api_key(&key);
+    }
+    let cluster: SharedCluster = Arc::new(Mutex::new(cluster));
+    let removed = Arc::new(Mutex::new(Vec::new()));
 
     let client_options = ClientOptions {
         router: router.clone(),
@@ -86,6 +126,7 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
         options.seed,
         start,
         deadline,
+        removed.clone(),
     ));
     workload::run_clients(
         options.workload,
@@ -99,7 +140,7 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
     // Processes that died on their own (not killed by the nemesis) are
     // failures whatever the history says; heal_everything restarts them.
     let crashed = cluster.lock().unwrap_or_else(|e| e.into_inner()).crashed();
-    nemesis::heal_everything(&cluster).await;
+    nemesis::heal_everything(&cluster, &removed).await;
     let recovered = workload::wait_until_available(&router, Duration::from_secs(60)).await;
     if options.workload == Workload::Set {
         workload::final_set_read(
@@ -205,6 +246,8 @@ fn summarize(
             .or_default() += 1;
     }
     json!({
+        "backend": options.backend,
+        "nodes": options.nodes,
         "workload": options.workload,
         "nemesis": options.faults,
         "seed": options.seed,

@@ -1,6 +1,8 @@
 //! The short Jepsen runs that are part of `cargo test --workspace`: a real
-//! 3-node cluster plus router in network namespaces, 60 s of the register
-//! and the set workload under partitions, kills and pauses. Both must come
+//! cluster in network namespaces (3 config servers, a 5-node shard, a
+//! router), 60 s of the register and the set workload under every fault —
+//! partitions of all shapes (bridge and majorities ring included), kills,
+//! pauses, leadership-transfer storms and membership changes. Both must come
 //! out `valid`. Needs root (namespaces, nftables); `.ci/run` runs as root.
 
 use std::path::PathBuf;
@@ -8,7 +10,7 @@ use std::time::Duration;
 
 use lauradb_jepsen::checker::Validity;
 use lauradb_jepsen::nemesis::Fault;
-use lauradb_jepsen::run::{RunOptions, run};
+use lauradb_jepsen::run::{Backend, RunOptions, run};
 use lauradb_jepsen::workload::Workload;
 
 /// The `lauradb` binary cargo built next to this test (target/<profile>/).
@@ -43,10 +45,12 @@ async fn short_run(workload: Workload, seed: u64) {
     require_root();
     let out = tempfile::tempdir().expect("run dir");
     let outcome = run(RunOptions {
+        backend: Backend::Local,
+        nodes: 5,
         bin: lauradb_binary(),
         out: out.path().to_path_buf(),
         workload,
-        faults: vec![Fault::Partition, Fault::Kill, Fault::Pause],
+        faults: Fault::ALL.to_vec(),
         time_limit: Duration::from_secs(60),
         seed,
         concurrency: 5,
