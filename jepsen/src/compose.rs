@@ -35,6 +35,8 @@ const API_KEY: &str = "dev";
 
 struct Container {
     ip: String,
+    /// Docker's container id (stable across kill and start).
+    docker_id: Option<String>,
     /// Raft id (nodes only).
     id: Option<u64>,
     /// Raft group (nodes only).
@@ -67,6 +69,7 @@ impl ComposeCluster {
                 format!("config{i}"),
                 Container {
                     ip: format!("172.28.0.{}", 10 + i),
+                    docker_id: None,
                     id: Some(i),
                     group: Some(0),
                     killed: false,
@@ -78,6 +81,7 @@ impl ComposeCluster {
                     format!("shard{g}-{i}"),
                     Container {
                         ip: format!("172.28.0.{}", 10 + 10 * g + i),
+                        docker_id: None,
                         id: Some(10 * g + i),
                         group: Some(g),
                         killed: false,
@@ -90,6 +94,7 @@ impl ComposeCluster {
             "router".into(),
             Container {
                 ip: "172.28.0.5".into(),
+                docker_id: None,
                 id: None,
                 group: None,
                 killed: false,
@@ -113,6 +118,15 @@ impl ComposeCluster {
             return Err(process(
                 "deploy/up.sh failed (is the Docker daemon running?)",
             ));
+        }
+        // Container ids once: `compose ps` is slow, and ids survive kill/start.
+        let names: Vec<String> = cluster.containers.keys().cloned().collect();
+        for name in names {
+            let id = cluster.compose(&["ps", "-q", &name])?.trim().to_string();
+            if id.is_empty() {
+                return Err(process(format!("no container for service {name}")));
+            }
+            cluster.member(&name)?.docker_id = Some(id);
         }
         cluster.data_group = find_data_group(Duration::from_secs(60))?;
         Ok(cluster)
@@ -138,11 +152,10 @@ impl ComposeCluster {
 
     /// The container id of a service.
     fn container_id(&self, service: &str) -> Result<String, ClusterError> {
-        let id = self.compose(&["ps", "-q", service])?.trim().to_string();
-        if id.is_empty() {
-            return Err(process(format!("no container for service {service}")));
-        }
-        Ok(id)
+        self.containers
+            .get(service)
+            .and_then(|c| c.docker_id.clone())
+            .ok_or_else(|| process(format!("no container for service {service}")))
     }
 
     fn docker(&self, args: &[&str]) -> Result<String, ClusterError> {
@@ -340,7 +353,7 @@ impl Cluster for ComposeCluster {
         if !self.member(member)?.killed {
             return Ok(());
         }
-        self.compose(&["start", member])?;
+        self.docker(&["start", &self.container_id(member)?])?;
         self.member(member)?.killed = false;
         Ok(())
     }

@@ -215,13 +215,7 @@ impl Cursors {
         }
         let size = batch_size.unwrap_or(cursor.batch_size).min(self.cap);
         let next = match self
-            .batch(
-                backend,
-                cursor.query.clone(),
-                cursor.returned,
-                size,
-                true,
-            )
+            .batch(backend, cursor.query.clone(), cursor.returned, size, true)
             .await
         {
             Ok(next) => next,

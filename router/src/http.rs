@@ -212,7 +212,9 @@ async fn handle<B: Backend>(
     let request = Request::parse(action_name, body)?;
     let action = request.action;
     match request.into_plan(|| Bson::ObjectId(bson::oid::ObjectId::new()))? {
-        Plan::Read(read @ (ReadRequest::Find { one: false, .. } | ReadRequest::Aggregate { .. })) => {
+        Plan::Read(
+            read @ (ReadRequest::Find { one: false, .. } | ReadRequest::Aggregate { .. }),
+        ) => {
             let (batch, truncated) = state
                 .cursors
                 .first_batch(&state.backend, read, None)
@@ -649,7 +651,11 @@ mod tests {
         batched["batchSize"] = json!(8);
         let (_, one) = post("aggregate", batched).await;
         assert_eq!(ids(&one), (17..25).rev().collect::<Vec<_>>());
-        let (_, two) = post("getMore", json!({"cursorId": one["cursorId"], "batchSize": 20})).await;
+        let (_, two) = post(
+            "getMore",
+            json!({"cursorId": one["cursorId"], "batchSize": 20}),
+        )
+        .await;
         assert_eq!(ids(&two), (7..17).rev().collect::<Vec<_>>());
 
         // A small result has no cursor fields at all.

@@ -124,7 +124,7 @@ impl Action {
             }
             Action::ReplaceOne => &["filter", "replacement", "upsert"],
             Action::DeleteOne | Action::DeleteMany => &["filter"],
-            Action::Aggregate => &["pipeline"],
+            Action::Aggregate => &["pipeline", "batchSize"],
             Action::CountDocuments => &["filter", "skip", "limit"],
             Action::EstimatedDocumentCount => &[],
             Action::Distinct => &["key", "filter"],
@@ -670,12 +670,16 @@ impl Request {
                 // Validate here: a bad pipeline is one clear 400 before any
                 // shard is asked.
                 aggregate::Pipeline::parse(&pipeline, &aggregate::ParseScope::with_now([]))?;
-                Plan::Read(ReadRequest::Aggregate {
+                let read = ReadRequest::Aggregate {
                     ns,
                     pipeline,
                     now_millis: wall_clock_millis(),
                     partial_group: false,
-                })
+                };
+                match opt_batch_size(b)? {
+                    Some(batch_size) => Plan::Cursor { read, batch_size },
+                    None => Plan::Read(read),
+                }
             }
         };
         Ok(plan)
