@@ -51,7 +51,7 @@ pub struct Batch {
 enum Query {
     Find {
         ns: Namespace,
-        options: FindOptions,
+        options: Box<FindOptions>,
     },
     Aggregate {
         ns: Namespace,
@@ -119,7 +119,7 @@ async fn fetch<B: Backend>(
             options: FindOptions {
                 skip: options.skip.saturating_add(already),
                 limit: take,
-                ..options.clone()
+                ..options.as_ref().clone()
             },
             one: false,
         },
@@ -173,7 +173,10 @@ impl Cursors {
         batch_size: Option<u64>,
     ) -> Result<(Batch, bool), ApiError> {
         let query = match request {
-            ReadRequest::Find { ns, options, .. } => Query::Find { ns, options },
+            ReadRequest::Find { ns, options, .. } => Query::Find {
+                ns,
+                options: Box::new(options),
+            },
             ReadRequest::Aggregate {
                 ns,
                 pipeline,

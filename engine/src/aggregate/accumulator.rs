@@ -13,7 +13,7 @@
 
 use bson::{Bson, Document, doc};
 
-use super::expr::arith::{Num, Spread, Sum};
+use super::expr::arith::{Spread, Sum};
 use super::expr::{Env, Expression, ParseScope, Value, is_nullish};
 use crate::value::{compare, values_equal};
 use crate::{Error, Result};
@@ -237,7 +237,7 @@ impl State {
     /// The final value of the accumulator.
     pub fn finish(self) -> Bson {
         match self {
-            State::Sum(sum) => sum.total.to_bson(),
+            State::Sum(sum) => sum.total().to_bson(),
             State::Avg(sum) => sum.mean(),
             State::Min(v) | State::Max(v) => v.unwrap_or(Bson::Null),
             State::First(v) | State::Last(v) => v.unwrap_or(Bson::Null),
@@ -250,11 +250,10 @@ impl State {
     /// The state as a BSON value, to ship from a shard to the router.
     pub fn partial(self) -> Result<Bson> {
         Ok(match self {
-            State::Sum(sum) => sum.total.to_bson(),
-            State::Avg(sum) => Bson::Document(doc! {
-                "sum": sum.total.to_bson(),
-                "count": i64::try_from(sum.count).unwrap_or(i64::MAX),
-            }),
+            // The whole running sum (widest type, exact integer total,
+            // compensated double total, count), so that the router's merge
+            // gives the answer one fold over all documents would.
+            State::Sum(sum) | State::Avg(sum) => sum.to_partial(),
             State::Min(v) | State::Max(v) => Bson::Document(match v {
                 Some(v) => doc! { "v": v },
                 None => Document::new(),
@@ -282,21 +281,8 @@ impl State {
         };
         let wants_less = matches!(self, State::Min(_));
         match self {
-            State::Sum(sum) => {
-                let n = Num::of(partial).ok_or_else(malformed)?;
-                sum.total = sum.total.add(n);
-            }
-            State::Avg(sum) => {
-                let Bson::Document(d) = partial else {
-                    return Err(malformed());
-                };
-                let total = d.get("sum").and_then(Num::of).ok_or_else(malformed)?;
-                let count = d
-                    .get("count")
-                    .and_then(Bson::as_i64)
-                    .ok_or_else(malformed)?;
-                sum.total = sum.total.add(total);
-                sum.count += u64::try_from(count).map_err(|_| malformed())?;
+            State::Sum(sum) | State::Avg(sum) => {
+                sum.merge(&Sum::from_partial(partial).ok_or_else(malformed)?);
             }
             State::Min(best) | State::Max(best) => {
                 let Bson::Document(d) = partial else {

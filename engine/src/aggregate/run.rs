@@ -48,7 +48,10 @@ pub(crate) fn run_stage(
     let out = match stage {
         Stage::Match(filter) => {
             let filter = Filter::parse_with(filter, ctx.env)?;
-            docs.into_iter().filter(|d| filter.matches(d)).collect()
+            let kept = docs.into_iter().filter(|d| filter.matches(d)).collect();
+            // A `$expr` that failed to evaluate fails the pipeline.
+            filter.check()?;
+            kept
         }
         Stage::Project(projection) => docs
             .iter()
@@ -220,7 +223,7 @@ impl Groups {
 pub(crate) fn fold_groups(group: &Group, docs: &[Document], env: &Env) -> Result<Groups> {
     let mut groups = Groups::new();
     for doc in docs {
-        let key = group.id.evaluate(doc, env)?.unwrap_or(Bson::Null);
+        let key = group.key(doc, env)?;
         let states = groups.entry(key, &group.accumulators);
         for (acc, state) in group.accumulators.iter().zip(states.iter_mut()) {
             acc.add(state, doc, env)?;
@@ -326,18 +329,16 @@ fn run_bucket(bucket: &Bucket, docs: &[Document], env: &Env) -> Result<Vec<Docum
 }
 
 /// The values `localField` contributes: through embedded documents and
-/// arrays, a terminal array contributing its elements; a missing field
-/// counts as null.
+/// arrays, a terminal array contributing its elements. A path that yields
+/// no value at all — a missing field, an empty array, an array whose
+/// elements lack the rest of the path — counts as null, as in MongoDB
+/// (such a document matches foreign documents whose field is null or
+/// missing).
 fn local_values(doc: &Document, path: &str) -> Vec<Bson> {
     let mut values = Vec::new();
     let parts: Vec<&str> = path.split('.').collect();
     crate::engine::collect_path_values(&Bson::Document(doc.clone()), &parts, &mut values);
-    let present = super::expr::field_of_document(
-        doc,
-        &parts.iter().map(|p| p.to_string()).collect::<Vec<_>>(),
-    )
-    .is_some();
-    if values.is_empty() && !present {
+    if values.is_empty() {
         values.push(Bson::Null);
     }
     values
@@ -391,8 +392,9 @@ fn run_lookup(lookup: &Lookup, docs: Vec<Document>, ctx: RunCtx<'_>) -> Result<V
             Some(pipeline) => {
                 let mut env = ctx.env.clone();
                 for (name, expr) in &lookup.let_vars {
-                    let value = expr.evaluate(&doc, ctx.env)?.unwrap_or(Bson::Null);
-                    env = env.with_var(name.clone(), value);
+                    // A missing value stays missing, as in MongoDB.
+                    let value = expr.evaluate(&doc, ctx.env)?;
+                    env = env.with_value(name.clone(), value);
                 }
                 pipeline.run(
                     matched,

@@ -57,14 +57,26 @@ pub(crate) struct Unwind {
 #[derive(Debug, Clone)]
 pub struct Group {
     pub(crate) id: Expression,
+    /// `_id: {name: e}` (an object of one field): MongoDB groups on `e`,
+    /// a missing value counting as null, and writes `{name: value}`, so
+    /// the key is `{name: null}` rather than `{}` when `e` is missing.
+    pub(crate) id_field: Option<String>,
     pub(crate) accumulators: Vec<Accumulator>,
 }
 
 impl Group {
     /// Parses a `$group` specification.
     pub fn parse(spec: &Document, scope: &ParseScope) -> Result<Group> {
-        let id = match spec.get("_id") {
-            Some(id) => Expression::parse_in(id, scope)?,
+        let (id, id_field) = match spec.get("_id") {
+            Some(Bson::Document(object))
+                if object.len() == 1 && !object.keys().any(|k| k.starts_with('$')) =>
+            {
+                // Validated as a whole first (field names …).
+                Expression::parse_in(&Bson::Document(object.clone()), scope)?;
+                let (name, value) = object.iter().next().expect("one field");
+                (Expression::parse_in(value, scope)?, Some(name.clone()))
+            }
+            Some(id) => (Expression::parse_in(id, scope)?, None),
             None => {
                 return Err(Error::FailedToParse(
                     "a group specification must include an _id".into(),
@@ -76,7 +88,20 @@ impl Group {
             .filter(|(k, _)| *k != "_id")
             .map(|(k, v)| Accumulator::parse(k, v, scope))
             .collect::<Result<Vec<_>>>()?;
-        Ok(Group { id, accumulators })
+        Ok(Group {
+            id,
+            id_field,
+            accumulators,
+        })
+    }
+
+    /// The group key of a document (a missing key is null).
+    pub(crate) fn key(&self, doc: &Document, env: &Env) -> Result<Bson> {
+        let value = self.id.evaluate(doc, env)?.unwrap_or(Bson::Null);
+        Ok(match &self.id_field {
+            Some(name) => Bson::Document(doc! { name.clone(): value }),
+            None => value,
+        })
     }
 
     /// Whether every accumulator can be computed per shard and merged.
@@ -233,7 +258,11 @@ pub(crate) fn parse_stage(stage: &Document, scope: &ParseScope, nested: bool) ->
             // Validate now, with every variable of the scope bound.
             let env = Env {
                 now_millis: scope.has_now.then_some(0),
-                vars: scope.vars.iter().map(|v| (v.clone(), Bson::Null)).collect(),
+                vars: scope
+                    .vars
+                    .iter()
+                    .map(|v| (v.clone(), Some(Bson::Null)))
+                    .collect(),
             };
             Filter::parse_with(&filter, &env)?;
             Stage::Match(filter)

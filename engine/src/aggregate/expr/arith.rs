@@ -3,13 +3,24 @@
 //! that also work as expressions (`$sum $avg $min $max $stdDevPop
 //! $stdDevSamp` over an array or over their arguments).
 //!
-//! Type rules, as in MongoDB: int32 op int32 stays int32 unless it
-//! overflows (then int64), int64 overflows to double, anything with a
-//! double is a double, `$divide` always gives a double. A null or missing
-//! operand makes the result null. `$add` accepts one date (the result is a
-//! date), `$subtract` takes date − date (milliseconds, int64) and date −
-//! number (a date). Decimal128 operands are refused: this engine has no
-//! decimal arithmetic, and a double approximation would be a wrong answer.
+//! Type rules, as in MongoDB: the result has the widest type among the
+//! operands (int32 < int64 < double), except that an int32 result that does
+//! not fit becomes an int64, and an int64 overflow becomes a double;
+//! `$divide` always gives a double. `$add` and `$multiply` work like
+//! MongoDB's: the integers are summed (multiplied) in 64 bits and the
+//! result narrowed at the end, so `$add: [2147483647, 1, -1]` is the int32
+//! 2147483647. A null or missing operand makes the result null (`$add` and
+//! `$multiply` look at their operands left to right, so an earlier operand
+//! of a wrong type is an error). `$add` accepts one date (the result is a
+//! date; double operands are rounded to whole milliseconds), `$subtract`
+//! takes date − date (milliseconds, int64) and date − number (a date).
+//! Decimal128 operands are refused: this engine has no decimal arithmetic,
+//! and a double approximation would be a wrong answer.
+//!
+//! [`Sum`] is MongoDB's `$sum`: it keeps the widest type seen, the exact
+//! total of the integer operands and a compensated total of the doubles, so
+//! its answer does not depend on the order of the operands — which is what
+//! lets shards sum their own documents and a router add the partial sums.
 
 use bson::Bson;
 
@@ -59,11 +70,12 @@ impl Num {
         }
     }
 
-    /// Adds with widening: int32 → int64 → double.
-    pub(crate) fn add(self, other: Num) -> Num {
-        widen(self, other, i32::checked_add, i64::checked_add, |a, b| {
-            a + b
-        })
+    fn width(self) -> Width {
+        match self {
+            Num::Int(_) => Width::Int,
+            Num::Long(_) => Width::Long,
+            Num::Double(_) => Width::Double,
+        }
     }
 
     fn sub(self, other: Num) -> Num {
@@ -71,11 +83,22 @@ impl Num {
             a - b
         })
     }
+}
 
-    fn mul(self, other: Num) -> Num {
-        widen(self, other, i32::checked_mul, i64::checked_mul, |a, b| {
-            a * b
-        })
+/// How wide a numeric result has become.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Width {
+    #[default]
+    Int,
+    Long,
+    Double,
+}
+
+/// MongoDB's `Value::createIntOrLong`: an int32 when it fits.
+fn int_or_long(n: i64) -> Num {
+    match i32::try_from(n) {
+        Ok(i) => Num::Int(i),
+        Err(_) => Num::Long(n),
     }
 }
 
@@ -111,20 +134,49 @@ fn long_or_double(
     }
 }
 
-/// A running `$sum`: numbers are added with widening, anything else is ignored.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Sum {
-    pub(crate) total: Num,
-    pub(crate) count: u64,
+/// A double total with Neumaier's compensation, so that adding many
+/// doubles (or adding partial totals in another grouping) loses as little
+/// as MongoDB's double-double summation does.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct Compensated {
+    sum: f64,
+    carry: f64,
 }
 
-impl Default for Sum {
-    fn default() -> Self {
-        Sum {
-            total: Num::Int(0),
-            count: 0,
+impl Compensated {
+    fn add(&mut self, x: f64) {
+        let t = self.sum + x;
+        if t.is_finite() {
+            self.carry += if self.sum.abs() >= x.abs() {
+                (self.sum - t) + x
+            } else {
+                (x - t) + self.sum
+            };
+        }
+        self.sum = t;
+    }
+
+    fn value(&self) -> f64 {
+        if self.sum.is_finite() {
+            self.sum + self.carry
+        } else {
+            self.sum
         }
     }
+}
+
+/// A running `$sum`: numbers are added (see the module docs), anything else
+/// is ignored.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Sum {
+    /// The widest type among the numbers seen.
+    width: Width,
+    /// The exact total of the int32 and int64 numbers.
+    ints: i128,
+    /// The total of the doubles.
+    doubles: Compensated,
+    /// How many numbers were added.
+    pub(crate) count: u64,
 }
 
 impl Sum {
@@ -133,10 +185,33 @@ impl Sum {
             return Err(decimal("$sum"));
         }
         if let Some(n) = Num::of(value) {
-            self.total = self.total.add(n);
+            self.width = self.width.max(n.width());
+            match n {
+                Num::Int(i) => self.ints += i128::from(i),
+                Num::Long(i) => self.ints += i128::from(i),
+                Num::Double(f) => self.doubles.add(f),
+            }
             self.count += 1;
         }
         Ok(())
+    }
+
+    /// The total, as MongoDB's `$sum` types it: integers stay integers
+    /// (int32 when the total fits, else int64) unless the total does not
+    /// fit an int64 or a double was added.
+    pub(crate) fn total(&self) -> Num {
+        let exact = match self.width {
+            Width::Int => i64::try_from(self.ints).ok().map(int_or_long),
+            Width::Long => i64::try_from(self.ints).ok().map(Num::Long),
+            Width::Double => None,
+        };
+        exact.unwrap_or_else(|| Num::Double(self.as_f64()))
+    }
+
+    fn as_f64(&self) -> f64 {
+        let mut all = self.doubles;
+        all.add(self.ints as f64);
+        all.value()
     }
 
     /// The mean of the numbers seen, null when there were none.
@@ -144,8 +219,59 @@ impl Sum {
         if self.count == 0 {
             Bson::Null
         } else {
-            Bson::Double(self.total.as_f64() / self.count as f64)
+            Bson::Double(self.as_f64() / self.count as f64)
         }
+    }
+
+    /// Adds another running sum (a shard's partial sum) to this one.
+    pub(crate) fn merge(&mut self, other: &Sum) {
+        self.width = self.width.max(other.width);
+        self.ints += other.ints;
+        self.doubles.add(other.doubles.sum);
+        self.doubles.carry += other.doubles.carry;
+        self.count += other.count;
+    }
+
+    /// The whole state as BSON, to ship from a shard to the router.
+    pub(crate) fn to_partial(self) -> Bson {
+        let ints = match i64::try_from(self.ints) {
+            Ok(i) => Bson::Int64(i),
+            Err(_) => Bson::String(self.ints.to_string()),
+        };
+        Bson::Document(bson::doc! {
+            "w": self.width as i32,
+            "i": ints,
+            "s": self.doubles.sum,
+            "c": self.doubles.carry,
+            "n": i64::try_from(self.count).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// Reads a state written by [`Sum::to_partial`].
+    pub(crate) fn from_partial(partial: &Bson) -> Option<Sum> {
+        let Bson::Document(d) = partial else {
+            return None;
+        };
+        let width = match d.get("w")? {
+            Bson::Int32(0) => Width::Int,
+            Bson::Int32(1) => Width::Long,
+            Bson::Int32(2) => Width::Double,
+            _ => return None,
+        };
+        let ints = match d.get("i")? {
+            Bson::Int64(i) => i128::from(*i),
+            Bson::String(s) => s.parse().ok()?,
+            _ => return None,
+        };
+        Some(Sum {
+            width,
+            ints,
+            doubles: Compensated {
+                sum: d.get("s")?.as_f64()?,
+                carry: d.get("c")?.as_f64()?,
+            },
+            count: u64::try_from(d.get("n")?.as_i64()?).ok()?,
+        })
     }
 }
 
@@ -259,19 +385,16 @@ pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
         }
         _ => {}
     }
+    match op {
+        Op::Add => return add(args).map(Some),
+        Op::Multiply => return multiply(args).map(Some),
+        _ => {}
+    }
     if args.iter().any(is_nullish) {
         return Ok(Some(Bson::Null));
     }
     let value = match op {
-        Op::Add => add(args)?,
         Op::Subtract => subtract(&args[0], &args[1])?,
-        Op::Multiply => {
-            let mut product = Num::Int(1);
-            for arg in args {
-                product = product.mul(number(op, arg)?);
-            }
-            product.to_bson()
-        }
         Op::Divide => {
             let (a, b) = (number(op, &args[0])?, number(op, &args[1])?);
             if b.as_f64() == 0.0 {
@@ -287,7 +410,9 @@ pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
             },
             Num::Long(i) => match i.checked_abs() {
                 Some(a) => Bson::Int64(a),
-                None => Bson::Double((i as f64).abs()),
+                None => {
+                    return Err(Error::BadValue("can't take $abs of long long min".into()));
+                }
             },
             Num::Double(f) => Bson::Double(f.abs()),
         },
@@ -335,27 +460,111 @@ fn positive(op: Op, value: &Value) -> Result<f64> {
     Ok(x)
 }
 
+/// `$add`, as MongoDB's `AddState`: a 64-bit integer total that turns
+/// into a double when a double comes or the integers overflow; with a date,
+/// a date total in milliseconds.
 fn add(args: &[Value]) -> Result<Bson> {
-    let mut total = Num::Int(0);
+    let mut width = Width::Int;
+    let mut long: i64 = 0;
+    let mut double = 0.0_f64;
     let mut date: Option<i64> = None;
     for arg in args {
-        match arg {
-            Some(Bson::DateTime(d)) => {
-                if date.is_some() {
-                    return Err(Error::BadValue(
-                        "only one date allowed in an $add expression".into(),
-                    ));
-                }
-                date = Some(d.timestamp_millis());
+        if is_nullish(arg) {
+            return Ok(Bson::Null);
+        }
+        if let Some(Bson::DateTime(d)) = arg {
+            if date.is_some() {
+                return Err(Error::BadValue(
+                    "only one date allowed in an $add expression".into(),
+                ));
             }
-            other => total = total.add(number(Op::Add, other)?),
+            let so_far = match width {
+                Width::Double => Num::Double(double),
+                _ => Num::Long(long),
+            };
+            date = Some(add_to_date(d.timestamp_millis(), so_far)?);
+            continue;
+        }
+        let n = match arg {
+            Some(v) if Num::of(v).is_some() => number(Op::Add, arg)?,
+            Some(Bson::Decimal128(_)) => return Err(decimal("$add")),
+            _ => {
+                return Err(Error::TypeMismatch(format!(
+                    "$add only supports numeric or date types, not {}",
+                    type_of(arg)
+                )));
+            }
+        };
+        if let Some(ms) = date {
+            date = Some(add_to_date(ms, n)?);
+            continue;
+        }
+        let wider = width.max(n.width());
+        if wider == Width::Double && width != Width::Double {
+            double = long as f64;
+        }
+        width = wider;
+        match (width, n.as_i64()) {
+            (Width::Double, _) | (_, None) => double += n.as_f64(),
+            (_, Some(i)) => match long.checked_add(i) {
+                Some(total) => long = total,
+                None => {
+                    width = Width::Double;
+                    double = long as f64 + n.as_f64();
+                }
+            },
         }
     }
-    Ok(match date {
-        Some(ms) => Bson::DateTime(bson::DateTime::from_millis(
-            ms.saturating_add(round_half_even(total.as_f64()) as i64),
-        )),
-        None => total.to_bson(),
+    Ok(match (date, width) {
+        (Some(ms), _) => Bson::DateTime(bson::DateTime::from_millis(ms)),
+        (None, Width::Int) => int_or_long(long).to_bson(),
+        (None, Width::Long) => Bson::Int64(long),
+        (None, Width::Double) => Bson::Double(double),
+    })
+}
+
+/// Adds a number of milliseconds to a date (doubles are rounded half away
+/// from zero, as `llround`).
+fn add_to_date(ms: i64, n: Num) -> Result<i64> {
+    let overflow = || Error::BadValue("date overflow in $add".into());
+    let delta = match n {
+        Num::Int(i) => i64::from(i),
+        Num::Long(i) => i,
+        Num::Double(f) => {
+            if !(f >= i64::MIN as f64 && f < i64::MAX as f64) {
+                return Err(overflow());
+            }
+            f.round() as i64
+        }
+    };
+    ms.checked_add(delta).ok_or_else(overflow)
+}
+
+/// `$multiply`, as MongoDB's `MultiplyState`: a 64-bit integer product
+/// (narrowed to int32 at the end when it fits) until a double comes or the
+/// product overflows, then the double product.
+fn multiply(args: &[Value]) -> Result<Bson> {
+    let mut width = Width::Int;
+    let mut long: i64 = 1;
+    let mut double = 1.0_f64;
+    for arg in args {
+        if is_nullish(arg) {
+            return Ok(Bson::Null);
+        }
+        let n = number(Op::Multiply, arg)?;
+        width = width.max(n.width());
+        double *= n.as_f64();
+        if width != Width::Double {
+            match n.as_i64().and_then(|i| long.checked_mul(i)) {
+                Some(product) => long = product,
+                None => width = Width::Double,
+            }
+        }
+    }
+    Ok(match width {
+        Width::Int => int_or_long(long).to_bson(),
+        Width::Long => Bson::Int64(long),
+        Width::Double => Bson::Double(double),
     })
 }
 
@@ -365,10 +574,19 @@ fn subtract(a: &Value, b: &Value) -> Result<Bson> {
             x.timestamp_millis().saturating_sub(y.timestamp_millis()),
         )),
         (Some(Bson::DateTime(x)), other) => {
-            let n = number(Op::Subtract, other)?;
+            let overflow = || Error::BadValue("date overflow in $subtract".into());
+            let delta = match number(Op::Subtract, other)? {
+                Num::Double(f) if !(f >= i64::MIN as f64 && f < i64::MAX as f64) => {
+                    return Err(overflow());
+                }
+                // Rounded half away from zero, as MongoDB's `llround`.
+                Num::Double(f) => f.round() as i64,
+                n => n.as_i64().unwrap_or(0),
+            };
             Ok(Bson::DateTime(bson::DateTime::from_millis(
                 x.timestamp_millis()
-                    .saturating_sub(round_half_even(n.as_f64()) as i64),
+                    .checked_sub(delta)
+                    .ok_or_else(overflow)?,
             )))
         }
         (_, Some(Bson::DateTime(_))) => Err(Error::TypeMismatch(format!(
@@ -396,24 +614,29 @@ fn modulo(a: Num, b: Num) -> Result<Bson> {
     })
 }
 
+/// `$pow`: integers give an integer when the power fits an int64 (an int32
+/// when both operands are int32 and it fits), otherwise a double.
 fn pow(base: Num, exponent: Num) -> Result<Bson> {
     if base.as_f64() == 0.0 && exponent.as_f64() < 0.0 {
         return Err(Error::BadValue(
             "$pow cannot take a base of 0 and a negative exponent".into(),
         ));
     }
-    if let (Some(b), Some(e)) = (base.as_i64(), exponent.as_i64())
-        && e >= 0
-        && let Ok(e32) = u32::try_from(e)
-        && let Some(r) = b.checked_pow(e32)
-    {
-        let both_int = matches!((base, exponent), (Num::Int(_), Num::Int(_)));
-        return Ok(match i32::try_from(r) {
-            Ok(small) if both_int => Bson::Int32(small),
-            _ => Bson::Int64(r),
-        });
-    }
-    Ok(Bson::Double(base.as_f64().powf(exponent.as_f64())))
+    let (Some(b), Some(e)) = (base.as_i64(), exponent.as_i64()) else {
+        return Ok(Bson::Double(base.as_f64().powf(exponent.as_f64())));
+    };
+    let exact = match b {
+        0 => Some(i64::from(e == 0)),
+        1 => Some(1),
+        -1 => Some(if e % 2 == 0 { 1 } else { -1 }),
+        _ => u32::try_from(e).ok().and_then(|e| b.checked_pow(e)),
+    };
+    let long = matches!(base, Num::Long(_)) || matches!(exponent, Num::Long(_));
+    Ok(match exact {
+        Some(r) if long => Bson::Int64(r),
+        Some(r) => int_or_long(r).to_bson(),
+        None => Bson::Double((b as f64).powf(e as f64)),
+    })
 }
 
 /// `$round` (half to even, as MongoDB) and `$trunc`, to `place` decimal
@@ -435,21 +658,56 @@ fn round(op: Op, value: &Value, place: Option<&Value>) -> Result<Bson> {
         }
     };
     let apply = |x: f64| -> f64 {
-        let scale = 10f64.powi(place);
-        let scaled = x * scale;
+        // Scale by dividing for negative places (10^-k is not exact).
+        let factor = 10f64.powi(place.abs());
+        let scaled = if place >= 0 { x * factor } else { x / factor };
+        if !scaled.is_finite() || scaled.abs() >= 4_503_599_627_370_496.0 {
+            // Already whole at this scale (or too large to scale).
+            return x;
+        }
         let r = if op == Op::Round {
             round_half_even(scaled)
         } else {
             scaled.trunc()
         };
-        r / scale
+        if place >= 0 { r / factor } else { r * factor }
     };
     Ok(match n {
         Num::Double(f) => Bson::Double(apply(f)),
         Num::Int(_) | Num::Long(_) if place >= 0 => n.to_bson(),
-        Num::Int(i) => Bson::Int32(apply(f64::from(i)) as i32),
-        Num::Long(i) => Bson::Int64(apply(i as f64) as i64),
+        Num::Int(i) => {
+            let r = round_integer(op, i64::from(i), place);
+            match (i32::try_from(r), i64::try_from(r)) {
+                (Ok(small), _) => Bson::Int32(small),
+                (_, Ok(long)) => Bson::Int64(long),
+                _ => return Err(round_overflow(op, r)),
+            }
+        }
+        Num::Long(i) => {
+            let r = round_integer(op, i, place);
+            Bson::Int64(i64::try_from(r).map_err(|_| round_overflow(op, r))?)
+        }
     })
+}
+
+/// Rounds (half to even) or truncates an integer to a negative `place`,
+/// exactly.
+fn round_integer(op: Op, x: i64, place: i32) -> i128 {
+    let factor = 10_i128.pow(place.unsigned_abs());
+    let (x, r) = (i128::from(x), i128::from(x) % factor);
+    let q = (x - r) / factor;
+    let up = op == Op::Round && {
+        let twice = r.abs() * 2;
+        twice > factor || (twice == factor && q % 2 != 0)
+    };
+    (if up { q + r.signum() } else { q }) * factor
+}
+
+fn round_overflow(op: Op, r: i128) -> Error {
+    Error::BadValue(format!(
+        "{}: the result {r} does not fit a 64-bit integer",
+        op_name(op)
+    ))
 }
 
 pub(crate) fn round_half_even(x: f64) -> f64 {
@@ -475,7 +733,7 @@ fn accumulate(op: Op, args: &[Value]) -> Result<Value> {
                 sum.add(v)?;
             }
             if op == Op::Sum {
-                sum.total.to_bson()
+                sum.total().to_bson()
             } else {
                 sum.mean()
             }

@@ -455,7 +455,7 @@ pub(super) fn map(ctx: &Ctx<'_>, input: &Node, var: &str, body: &Node) -> Result
     })?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
-        let v = ctx.with_var(var, item, |inner| inner.eval(body))?;
+        let v = ctx.with_var(var, Some(item), |inner| inner.eval(body))?;
         out.push(v.unwrap_or(Bson::Null));
     }
     Ok(Some(Bson::Array(out)))
@@ -493,7 +493,7 @@ pub(super) fn filter(
         if out.len() >= limit {
             break;
         }
-        if ctx.with_var(var, item, |inner| Ok(truthy(&inner.eval(cond)?)))? {
+        if ctx.with_var(var, Some(item), |inner| Ok(truthy(&inner.eval(cond)?)))? {
             out.push(item.clone());
         }
     }
@@ -511,13 +511,12 @@ pub(super) fn reduce(ctx: &Ctx<'_>, input: &Node, initial: &Node, body: &Node) -
             type_of(&input)
         ))
     })?;
-    let mut acc = ctx.eval(initial)?.unwrap_or(Bson::Null);
+    // The accumulated value may be missing, as in MongoDB.
+    let mut acc = ctx.eval(initial)?;
     for item in items {
-        acc = ctx
-            .with_var("value", &acc, |inner| {
-                inner.with_var("this", item, |inner| inner.eval(body))
-            })?
-            .unwrap_or(Bson::Null);
+        acc = ctx.with_var("value", acc.as_ref(), |inner| {
+            inner.with_var("this", Some(item), |inner| inner.eval(body))
+        })?;
     }
-    Ok(Some(acc))
+    Ok(acc)
 }

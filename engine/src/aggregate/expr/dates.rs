@@ -5,7 +5,9 @@
 //! calendar). Time zones are UTC or fixed offsets (`"+05:30"`, `"-0800"`);
 //! Olson names (`"Europe/Paris"`) need a time-zone database this engine does
 //! not carry and are refused by name. The operand may be a date, a
-//! timestamp, an ObjectId (its creation time), or `{date, timezone}`.
+//! timestamp, an ObjectId (its creation time), or `{date, timezone}`; a
+//! null or missing date, or a time zone that is written but null or
+//! missing, gives null.
 
 use bson::Bson;
 
@@ -227,27 +229,19 @@ fn name(op: Op) -> &'static str {
     }
 }
 
-pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
+/// `given[i]`: whether optional argument `i` was written (a time zone or
+/// format that was written but evaluates to null or missing makes the
+/// result null, as in MongoDB).
+pub(super) fn call(op: Op, args: &[Value], given: &[bool]) -> Result<Value> {
     if op == Op::DateToString {
-        return date_to_string(args);
+        return date_to_string(args, given);
     }
-    // `{date, timezone}` arrives as an evaluated object.
-    let (date, tz) = match &args[0] {
-        Some(Bson::Document(d)) if d.contains_key("date") => {
-            if let Some(k) = d.keys().find(|k| *k != "date" && *k != "timezone") {
-                return Err(Error::FailedToParse(format!(
-                    "unrecognized option to {}: {k}",
-                    name(op)
-                )));
-            }
-            (d.get("date").cloned(), d.get("timezone").cloned())
-        }
-        other => (other.clone(), None),
-    };
-    if is_nullish(&date) {
+    // The parser gives `[date, timezone]` (`{date, timezone}` or one date).
+    let (date, tz) = (&args[0], &args[1]);
+    if is_nullish(date) || (given[1] && is_nullish(tz)) {
         return Ok(Some(Bson::Null));
     }
-    let ms = millis(name(op), date.as_ref().expect("not missing"))? + timezone(&tz)? * 60_000;
+    let ms = millis(name(op), date.as_ref().expect("not missing"))? + timezone(tz)? * 60_000;
     let c = civil(ms);
     let part = match op {
         Op::Year => c.year,
@@ -265,13 +259,19 @@ pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
 }
 
 /// `$dateToString {date, format, timezone, onNull}`.
-fn date_to_string(args: &[Value]) -> Result<Value> {
+fn date_to_string(args: &[Value], given: &[bool]) -> Result<Value> {
     let (date, format, tz, on_null) = (&args[0], &args[1], &args[2], &args[3]);
     if is_nullish(date) {
-        return Ok(match on_null {
-            None => Some(Bson::Null),
-            v => v.clone(),
+        // onNull as evaluated (missing stays missing).
+        return Ok(if given[3] {
+            on_null.clone()
+        } else {
+            Some(Bson::Null)
         });
+    }
+    // A null or missing format or time zone gives null, as in MongoDB.
+    if (given[1] && is_nullish(format)) || (given[2] && is_nullish(tz)) {
+        return Ok(Some(Bson::Null));
     }
     let offset = timezone(tz)?;
     let ms = millis("$dateToString", date.as_ref().expect("not missing"))? + offset * 60_000;

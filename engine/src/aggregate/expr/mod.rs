@@ -67,8 +67,9 @@ pub struct Env {
     /// value was decided (a plain `find` filter), which makes `$$NOW` an
     /// error at parse time.
     pub now_millis: Option<i64>,
-    /// Variables bound outside the expression, by name (without `$$`).
-    pub vars: Vec<(String, Bson)>,
+    /// Variables bound outside the expression, by name (without `$$`);
+    /// a variable may hold *missing* (a `$lookup` `let` of an absent field).
+    pub vars: Vec<(String, Value)>,
 }
 
 impl Env {
@@ -81,7 +82,13 @@ impl Env {
     }
 
     /// The same environment with one more variable bound.
-    pub fn with_var(mut self, name: impl Into<String>, value: Bson) -> Env {
+    pub fn with_var(self, name: impl Into<String>, value: Bson) -> Env {
+        self.with_value(name, Some(value))
+    }
+
+    /// The same environment with one more variable bound, possibly to
+    /// missing.
+    pub fn with_value(mut self, name: impl Into<String>, value: Value) -> Env {
         let name = name.into();
         self.vars.retain(|(n, _)| *n != name);
         self.vars.push((name, value));
@@ -303,9 +310,10 @@ impl Expression {
 }
 
 /// Variables bound inside the expression ($let, $map …), innermost first.
+/// A variable may hold missing (`$let: {vars: {x: "$nope"}}`), as in MongoDB.
 pub(crate) struct Scope<'a> {
     name: &'a str,
-    value: &'a Bson,
+    value: Option<&'a Bson>,
     parent: Option<&'a Scope<'a>>,
 }
 
@@ -376,11 +384,11 @@ impl<'a> Ctx<'a> {
         args.iter().map(|a| self.eval(a)).collect()
     }
 
-    /// Evaluates `body` with `name` bound to `value`.
+    /// Evaluates `body` with `name` bound to `value` (`None`: missing).
     pub(crate) fn with_var<T>(
         &self,
         name: &str,
-        value: &Bson,
+        value: Option<&Bson>,
         body: impl FnOnce(&Ctx<'_>) -> Result<T>,
     ) -> Result<T> {
         let scope = Scope {
@@ -400,15 +408,22 @@ impl<'a> Ctx<'a> {
         // Every binding is evaluated in the outer scope, as in MongoDB.
         let values = bindings
             .iter()
-            .map(|(_, node)| Ok(self.eval(node)?.unwrap_or(Bson::Null)))
+            .map(|(_, node)| self.eval(node))
             .collect::<Result<Vec<_>>>()?;
         self.bind_all(bindings, &values, body)
     }
 
-    fn bind_all(&self, bindings: &[(String, Node)], values: &[Bson], body: &Node) -> Result<Value> {
+    fn bind_all(
+        &self,
+        bindings: &[(String, Node)],
+        values: &[Value],
+        body: &Node,
+    ) -> Result<Value> {
         match (bindings.split_first(), values.split_first()) {
             (Some(((name, _), rest)), Some((value, more))) => {
-                self.with_var(name, value, |inner| inner.bind_all(rest, more, body))
+                self.with_var(name, value.as_ref(), |inner| {
+                    inner.bind_all(rest, more, body)
+                })
             }
             _ => self.eval(body),
         }
@@ -416,6 +431,9 @@ impl<'a> Ctx<'a> {
 
     fn variable(&self, var: &Var, path: &[String]) -> Result<Value> {
         let base: Bson = match var {
+            Var::Root | Var::Current if path.is_empty() => {
+                return Ok(Some(Bson::Document(self.root.clone())));
+            }
             Var::Root | Var::Current => return Ok(field_of_document(self.root, path)),
             Var::Remove => return Ok(None),
             Var::Now => match self.env.now_millis {
@@ -442,10 +460,11 @@ impl<'a> Ctx<'a> {
                         .iter()
                         .rev()
                         .find(|(n, _)| n == name)
-                        .map(|(_, v)| v)
+                        .map(|(_, v)| v.as_ref())
                 });
                 match found {
-                    Some(v) => return Ok(field_of_value(v, path)),
+                    Some(Some(v)) => return Ok(field_of_value(v, path)),
+                    Some(None) => return Ok(None),
                     None => {
                         return Err(Error::BadValue(format!(
                             "Use of undefined variable: {name}"
@@ -473,11 +492,18 @@ impl<'a> Ctx<'a> {
             | SetIntersection | SetDifference | SetEquals | SetIsSubset | AllElementsTrue
             | AnyElementTrue | MergeObjects | GetField => arrays::call(op, &self.eval_all(args)?),
             Type | IsNumber | ToString | ToInt | ToLong | ToDouble | ToBool | ToObjectId
-            | ToDate | Convert => types::call(op, &self.eval_all(args)?),
+            | ToDate | Convert => types::call(op, &self.eval_all(args)?, &given(args)),
             Year | Month | DayOfMonth | Hour | Minute | Second | Millisecond | DayOfWeek
-            | DayOfYear | DateToString => dates::call(op, &self.eval_all(args)?),
+            | DayOfYear | DateToString => dates::call(op, &self.eval_all(args)?, &given(args)),
         }
     }
+}
+
+/// Which arguments were given: an optional named argument that was left out
+/// differs from one that evaluates to missing (`onError: "$$REMOVE"` makes
+/// the result missing; no `onError` makes the error an error).
+fn given(args: &[Node]) -> Vec<bool> {
+    args.iter().map(|a| !matches!(a, Node::Absent)).collect()
 }
 
 /// The value at a field path of a document (aggregation rules: arrays are
@@ -488,8 +514,10 @@ pub fn field_of_document(doc: &Document, path: &[String]) -> Value {
 }
 
 /// The value at a path inside a value: through documents, and across the
-/// elements of arrays (an array yields the array of its elements' values,
-/// leaving out elements where the path is missing).
+/// elements of arrays (an array yields the array of its document elements'
+/// values, leaving out elements where the path is missing; elements that
+/// are not documents, nested arrays included, are skipped, as MongoDB's
+/// `ExpressionFieldPath` does).
 pub fn field_of_value(value: &Bson, path: &[String]) -> Value {
     let Some((head, rest)) = path.split_first() else {
         return Some(value.clone());
@@ -499,7 +527,7 @@ pub fn field_of_value(value: &Bson, path: &[String]) -> Value {
         Bson::Array(items) => Some(Bson::Array(
             items
                 .iter()
-                .filter(|item| matches!(item, Bson::Document(_) | Bson::Array(_)))
+                .filter(|item| matches!(item, Bson::Document(_)))
                 .filter_map(|item| field_of_value(item, path))
                 .collect(),
         )),

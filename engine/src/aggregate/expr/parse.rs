@@ -62,6 +62,10 @@ enum Shape {
     /// One argument, which may itself be an array literal of arguments
     /// (`$size: ["$a"]` or `$size: "$a"`).
     One,
+    /// A date part (`$year` …): one date argument, or `{date, timezone}`
+    /// (an object whose first key is not an operator); always two
+    /// arguments, the time zone `Node::Absent` when not given.
+    Date,
 }
 
 const OPERATORS: &[(&str, Op, Shape)] = &[
@@ -159,11 +163,6 @@ const OPERATORS: &[(&str, Op, Shape)] = &[
     ("$allElementsTrue", Op::AllElementsTrue, Shape::One),
     ("$anyElementTrue", Op::AnyElementTrue, Shape::One),
     ("$mergeObjects", Op::MergeObjects, Shape::Variadic),
-    (
-        "$getField",
-        Op::GetField,
-        Shape::Named(&["field", "input?"]),
-    ),
     ("$type", Op::Type, Shape::One),
     ("$isNumber", Op::IsNumber, Shape::One),
     ("$toString", Op::ToString, Shape::One),
@@ -178,15 +177,15 @@ const OPERATORS: &[(&str, Op, Shape)] = &[
         Op::Convert,
         Shape::Named(&["input", "to", "onError?", "onNull?"]),
     ),
-    ("$year", Op::Year, Shape::One),
-    ("$month", Op::Month, Shape::One),
-    ("$dayOfMonth", Op::DayOfMonth, Shape::One),
-    ("$hour", Op::Hour, Shape::One),
-    ("$minute", Op::Minute, Shape::One),
-    ("$second", Op::Second, Shape::One),
-    ("$millisecond", Op::Millisecond, Shape::One),
-    ("$dayOfWeek", Op::DayOfWeek, Shape::One),
-    ("$dayOfYear", Op::DayOfYear, Shape::One),
+    ("$year", Op::Year, Shape::Date),
+    ("$month", Op::Month, Shape::Date),
+    ("$dayOfMonth", Op::DayOfMonth, Shape::Date),
+    ("$hour", Op::Hour, Shape::Date),
+    ("$minute", Op::Minute, Shape::Date),
+    ("$second", Op::Second, Shape::Date),
+    ("$millisecond", Op::Millisecond, Shape::Date),
+    ("$dayOfWeek", Op::DayOfWeek, Shape::Date),
+    ("$dayOfYear", Op::DayOfYear, Shape::Date),
     (
         "$dateToString",
         Op::DateToString,
@@ -343,6 +342,7 @@ impl Parser {
             "$filter" => return self.filter(args, depth),
             "$reduce" => return self.reduce(args, depth),
             "$switch" => return self.switch(args, depth),
+            "$getField" => return self.get_field(args, depth),
             _ => {}
         }
         let Some((_, op, shape)) = OPERATORS.iter().find(|(n, _, _)| *n == name) else {
@@ -367,6 +367,17 @@ impl Parser {
                 list
             }
             Shape::Variadic => self.list(args, depth)?,
+            Shape::Date => match args {
+                Bson::Document(d) if !d.keys().next().is_some_and(|k| k.starts_with('$')) => {
+                    self.named(name, args, &["date", "timezone?"], depth)?
+                }
+                _ => {
+                    let mut list = self.list(args, depth)?;
+                    check_count(name, list.len(), 1, 1)?;
+                    list.push(Node::Absent);
+                    list
+                }
+            },
             Shape::Named(names) => self.named(name, args, names, depth)?,
             Shape::ArgsOrNamed(count, names) => match args {
                 Bson::Document(d) if !d.keys().next().is_some_and(|k| k.starts_with('$')) => {
@@ -543,6 +554,28 @@ impl Parser {
         })
     }
 
+    /// `$getField: {field, input}`, or `$getField: field` (the current
+    /// document's field); `field` must be a constant string.
+    fn get_field(&mut self, args: &Bson, depth: usize) -> Result<Node> {
+        let mut nodes = match args {
+            Bson::Document(d) if !d.keys().next().is_some_and(|k| k.starts_with('$')) => {
+                self.named("$getField", args, &["field", "input?"], depth)?
+            }
+            other => vec![self.node(other, depth + 1)?, Node::Absent],
+        };
+        if nodes[1] == Node::Absent {
+            nodes[1] = Node::Var(Var::Current, Vec::new());
+        }
+        if !matches!(nodes[0], Node::Literal(Bson::String(_))) {
+            return Err(Error::FailedToParse(
+                "$getField requires 'field' to evaluate to a constant string (wrap a name that \
+                 starts with '$' in $literal)"
+                    .into(),
+            ));
+        }
+        Ok(Node::Call(Op::GetField, nodes))
+    }
+
     fn switch(&mut self, args: &Bson, depth: usize) -> Result<Node> {
         let doc = self.object("$switch", args, &["branches", "default"])?;
         let Bson::Array(items) = self.required("$switch", doc, "branches")? else {
@@ -621,7 +654,7 @@ pub(crate) fn check_user_variable_name(name: &str) -> Result<()> {
     if ok_first && ok_rest {
         Ok(())
     } else {
-        Err(Error::BadValue(format!(
+        Err(Error::FailedToParse(format!(
             "'{name}' starts with an invalid character for a user variable name (it must \
              start with a lowercase letter and contain only letters, digits and '_')"
         )))

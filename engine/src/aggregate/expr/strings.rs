@@ -70,7 +70,7 @@ pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
             }
         },
         Op::Split => {
-            if is_nullish(&args[0]) {
+            if is_nullish(&args[0]) || is_nullish(&args[1]) {
                 return Ok(Some(Bson::Null));
             }
             let s = string(op, "string to split", &args[0])?;
@@ -179,18 +179,22 @@ pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
             Bson::Boolean(pattern.is_match(input))
         }
         Op::ReplaceOne | Op::ReplaceAll => {
-            if args.iter().any(is_nullish) {
-                return Ok(Some(Bson::Null));
+            // A wrong type is an error even when another argument is null.
+            for (arg, what) in args.iter().zip(["input", "find", "replacement"]) {
+                if !is_nullish(arg) {
+                    string(op, what, arg)?;
+                }
             }
-            let input = string(op, "input", &args[0])?;
-            let find = string(op, "find", &args[1])?;
-            let replacement = string(op, "replacement", &args[2])?;
+            let (Some(Bson::String(input)), Some(Bson::String(find)), Some(Bson::String(with))) =
+                (&args[0], &args[1], &args[2])
+            else {
+                return Ok(Some(Bson::Null));
+            };
+            // An empty `find` matches at every position, as in MongoDB.
             Bson::String(if op == Op::ReplaceOne {
-                input.replacen(find, replacement, 1)
-            } else if find.is_empty() {
-                input.to_string()
+                input.replacen(find.as_str(), with, 1)
             } else {
-                input.replace(find, replacement)
+                input.replace(find.as_str(), with)
             })
         }
         _ => unreachable!("not a string operator: {op:?}"),
@@ -305,10 +309,12 @@ fn index_of(op: Op, s: &str, needle: &str, start: usize, end: Option<usize>) -> 
         let end = end.unwrap_or(s.len()).min(s.len());
         if start > end {
             None
+        } else if needle.is_empty() {
+            Some(start)
         } else {
             s.as_bytes()[start..end]
-                .windows(needle.len().max(1))
-                .position(|w| w == needle.as_bytes() || needle.is_empty())
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())
                 .map(|p| p + start)
         }
     } else {

@@ -4,7 +4,8 @@
 //! Conversions follow MongoDB's `$convert` table: null or missing in gives
 //! null out (or `onNull`); a value that cannot be converted is an error
 //! naming both types (or `onError`). Decimal128 targets are refused — this
-//! engine has no decimal arithmetic.
+//! engine has no decimal arithmetic — while Decimal128 inputs convert
+//! through their nearest double.
 
 use bson::Bson;
 use bson::oid::ObjectId;
@@ -83,7 +84,9 @@ impl Target {
     }
 }
 
-pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
+/// `given[i]`: whether optional argument `i` was written (see
+/// `super::given`).
+pub(super) fn call(op: Op, args: &[Value], given: &[bool]) -> Result<Value> {
     let target = match op {
         Op::Type => return Ok(Some(Bson::String(type_of(&args[0]).to_string()))),
         Op::IsNumber => {
@@ -100,18 +103,26 @@ pub(super) fn call(op: Op, args: &[Value]) -> Result<Value> {
         Op::ToObjectId => Target::ObjectId,
         Op::ToDate => Target::Date,
         Op::Convert => {
-            let target = Target::parse(&args[1])?;
-            let (on_error, on_null) = (args.get(2).cloned().flatten(), args.get(3).cloned());
+            // A bad `to` is an error even for a null input; a null `to`
+            // makes a null result (after onNull for a null input).
+            let target = if is_nullish(&args[1]) {
+                None
+            } else {
+                Some(Target::parse(&args[1])?)
+            };
+            // onError / onNull are returned as evaluated: one that
+            // evaluates to missing makes the result missing.
+            let (on_error, on_null) = (given[2].then(|| &args[2]), given[3].then(|| &args[3]));
             if is_nullish(&args[0]) {
-                return Ok(Some(match on_null {
-                    Some(Some(v)) => v,
-                    _ => Bson::Null,
-                }));
+                return Ok(on_null.cloned().unwrap_or(Some(Bson::Null)));
             }
+            let Some(target) = target else {
+                return Ok(Some(Bson::Null));
+            };
             return match convert(&args[0], target) {
                 Ok(v) => Ok(Some(v)),
                 Err(e) => match on_error {
-                    Some(v) => Ok(Some(v)),
+                    Some(v) => Ok(v.clone()),
                     None => Err(e),
                 },
             };
@@ -153,6 +164,7 @@ fn convert(value: &Value, target: Target) -> Result<Bson> {
             Bson::Int32(i) => Bson::Boolean(*i != 0),
             Bson::Int64(i) => Bson::Boolean(*i != 0),
             Bson::Double(f) => Bson::Boolean(*f != 0.0),
+            Bson::Decimal128(d) => Bson::Boolean(crate::value::decimal_to_f64(d) != 0.0),
             _ => Bson::Boolean(true),
         },
         Target::Double => match v {
@@ -160,6 +172,8 @@ fn convert(value: &Value, target: Target) -> Result<Bson> {
             Bson::Int32(i) => Bson::Double(f64::from(*i)),
             Bson::Int64(i) => Bson::Double(*i as f64),
             Bson::Double(f) => Bson::Double(*f),
+            // The nearest double, as MongoDB converts.
+            Bson::Decimal128(d) => Bson::Double(crate::value::decimal_to_f64(d)),
             Bson::DateTime(d) => Bson::Double(d.timestamp_millis() as f64),
             Bson::String(s) => Bson::Double(
                 s.trim()
@@ -175,12 +189,9 @@ fn convert(value: &Value, target: Target) -> Result<Bson> {
                 Bson::Boolean(b) => i64::from(*b),
                 Bson::Int32(i) => i64::from(*i),
                 Bson::Int64(i) => *i,
-                Bson::Double(f) => {
-                    if !f.is_finite() || f.abs() >= 9.2e18 {
-                        return Err(failed(v, target, "out of range"));
-                    }
-                    f.trunc() as i64
-                }
+                Bson::Double(f) => whole(*f).ok_or_else(|| failed(v, target, "out of range"))?,
+                Bson::Decimal128(d) => whole(crate::value::decimal_to_f64(d))
+                    .ok_or_else(|| failed(v, target, "out of range"))?,
                 Bson::DateTime(d) if target == Target::Long => d.timestamp_millis(),
                 Bson::String(s) => s
                     .parse::<i64>()
@@ -217,6 +228,11 @@ fn convert(value: &Value, target: Target) -> Result<Bson> {
             _ => return Err(refuse(v, target)),
         },
     })
+}
+
+/// A finite double truncated to an int64, if it fits.
+fn whole(f: f64) -> Option<i64> {
+    (f.is_finite() && f.abs() < 9.2e18).then(|| f.trunc() as i64)
 }
 
 /// The string form `$toString` gives a value (`None`: no string form).

@@ -7,6 +7,7 @@ mod api;
 mod array;
 mod comparison;
 mod element;
+mod expr;
 mod logical;
 mod null_semantics;
 mod numeric;
