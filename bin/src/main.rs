@@ -97,6 +97,12 @@ fn init_logging(format: LogFormat) {
     }
 }
 
+/// mimalloc: the server allocates small buffers at a high rate (BSON
+/// documents, Raft entries, gRPC frames); glibc's malloc spent about a
+/// quarter of the engine's point-read instructions.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     let cli = Cli::parse();

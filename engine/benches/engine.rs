@@ -6,6 +6,10 @@
 //! background flushing off (as the original measured), and in-memory for
 //! comparison. Results go to docs/benchmarks.md.
 
+/// The allocator the `lauradb` binary uses, so the numbers match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 
 use bson::{Bson, Document, doc};

@@ -130,6 +130,8 @@ pub struct LocalCluster {
     /// (name, Raft id) of the shard's data nodes.
     shard_nodes: Vec<(String, u64)>,
     config_servers: String,
+    /// Members found exited when a fault was about to hit them.
+    crashed_unnoticed: Vec<String>,
 }
 
 /// Config servers: name, host part of the address, Raft id.
@@ -238,6 +240,7 @@ impl LocalCluster {
             bin: bin.to_path_buf(),
             shard_nodes: shard.iter().map(|(n, _, id)| (n.clone(), *id)).collect(),
             config_servers,
+            crashed_unnoticed: Vec::new(),
         };
         let names: Vec<String> = cluster
             .members
@@ -373,7 +376,7 @@ impl Cluster for LocalCluster {
     }
 
     fn crashed(&mut self) -> Vec<String> {
-        let mut crashed = Vec::new();
+        let mut crashed = std::mem::take(&mut self.crashed_unnoticed);
         for member in self.members.values_mut() {
             let exited = member
                 .child
@@ -400,6 +403,18 @@ impl Cluster for LocalCluster {
         let Some(m) = self.members.get_mut(member) else {
             return Err(ClusterError::Process(format!("no member {member}")));
         };
+        // A process that already exited crashed on its own: report it as
+        // such, not as this kill.
+        if let Some(child) = m.child.as_mut()
+            && matches!(child.try_wait(), Ok(Some(_)))
+        {
+            m.child = None;
+            m.paused = false;
+            self.crashed_unnoticed.push(member.to_string());
+            return Err(ClusterError::Process(format!(
+                "{member} had already exited by itself"
+            )));
+        }
         if let Some(mut child) = m.child.take() {
             child
                 .kill()

@@ -43,6 +43,9 @@ struct Container {
     group: Option<u64>,
     killed: bool,
     paused: bool,
+    /// Docker's restart count when the run began: a container the restart
+    /// policy brought back (it crashed) has a higher one.
+    restarts: u64,
 }
 
 /// The compose cluster.
@@ -74,6 +77,7 @@ impl ComposeCluster {
                     group: Some(0),
                     killed: false,
                     paused: false,
+                    restarts: 0,
                 },
             );
             for g in 1..=3_u64 {
@@ -86,6 +90,7 @@ impl ComposeCluster {
                         group: Some(g),
                         killed: false,
                         paused: false,
+                        restarts: 0,
                     },
                 );
             }
@@ -99,6 +104,7 @@ impl ComposeCluster {
                 group: None,
                 killed: false,
                 paused: false,
+                restarts: 0,
             },
         );
         let mut cluster = ComposeCluster {
@@ -126,7 +132,10 @@ impl ComposeCluster {
             if id.is_empty() {
                 return Err(process(format!("no container for service {name}")));
             }
-            cluster.member(&name)?.docker_id = Some(id);
+            let restarts = cluster.restart_count(&id)?;
+            let member = cluster.member(&name)?;
+            member.docker_id = Some(id);
+            member.restarts = restarts;
         }
         cluster.data_group = find_data_group(Duration::from_secs(60))?;
         Ok(cluster)
@@ -173,6 +182,13 @@ impl ComposeCluster {
                 String::from_utf8_lossy(&output.stderr).trim()
             )))
         }
+    }
+
+    fn restart_count(&self, id: &str) -> Result<u64, ClusterError> {
+        self.docker(&["inspect", "-f", "{{.RestartCount}}", id])?
+            .trim()
+            .parse()
+            .map_err(|e| process(format!("restart count of {id}: {e}")))
     }
 
     /// Loads `script` into a running container's network namespace.
@@ -297,20 +313,29 @@ impl Cluster for ComposeCluster {
     }
 
     fn crashed(&mut self) -> Vec<String> {
+        // Exited and not killed by the nemesis, or restarted by Docker's
+        // restart policy (the compose file says `unless-stopped`): either
+        // way the process died on its own.
         let mut crashed = Vec::new();
         let names: Vec<String> = self.containers.keys().cloned().collect();
         for name in names {
-            if self.containers[&name].killed {
+            let Ok(id) = self.container_id(&name) else {
                 continue;
-            }
+            };
             let running = self
-                .container_id(&name)
-                .and_then(|id| self.docker(&["inspect", "-f", "{{.State.Running}}", &id]))
+                .docker(&["inspect", "-f", "{{.State.Running}}", &id])
                 .map(|s| s.trim() == "true")
                 .unwrap_or(false);
-            if !running {
-                if let Ok(c) = self.member(&name) {
-                    c.killed = true;
+            let restarts = self.restart_count(&id).unwrap_or(0);
+            let member = match self.member(&name) {
+                Ok(member) => member,
+                Err(_) => continue,
+            };
+            let restarted = restarts > member.restarts;
+            if restarted || (!running && !member.killed) {
+                member.restarts = restarts;
+                if !running {
+                    member.killed = true;
                 }
                 crashed.push(name);
             }
@@ -353,8 +378,14 @@ impl Cluster for ComposeCluster {
         if !self.member(member)?.killed {
             return Ok(());
         }
-        self.docker(&["start", &self.container_id(member)?])?;
-        self.member(member)?.killed = false;
+        let id = self.container_id(member)?;
+        self.docker(&["start", &id])?;
+        // Had Docker's restart policy already brought it back after our
+        // kill, that restart was ours, not a crash.
+        let restarts = self.restart_count(&id)?;
+        let c = self.member(member)?;
+        c.killed = false;
+        c.restarts = restarts;
         Ok(())
     }
 

@@ -329,19 +329,16 @@ pub async fn run(
                 })
                 .await;
                 let result = flatten(result);
-                if result.is_ok() {
-                    removed
-                        .lock()
-                        .unwrap_or_else(|e| e.into_inner())
-                        .push((group, target.clone()));
-                }
-                let undo = if result.is_ok() {
-                    Undo::Readd {
-                        group,
-                        node: target.clone(),
-                    }
-                } else {
-                    Undo::Nothing
+                // Even a failed removal may have taken effect (the leader
+                // changed while answering): add the node back either way;
+                // adding a voter that is still there changes nothing.
+                removed
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .push((group, target.clone()));
+                let undo = Undo::Readd {
+                    group,
+                    node: target.clone(),
                 };
                 (
                     format!("remove {target} from group {group}, then add it back"),

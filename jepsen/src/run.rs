@@ -211,7 +211,15 @@ fn scan_logs(logs: &[PathBuf], crashed: &[String]) -> CheckResult {
         let Ok(text) = std::fs::read_to_string(log) else {
             continue;
         };
-        for line in text.lines().filter(|l| l.contains("panicked at")) {
+        // Panics, and the aborts that print no panic: stack overflows,
+        // failed allocations, other fatal runtime errors.
+        const FATAL: [&str; 4] = [
+            "panicked at",
+            "has overflowed its stack",
+            "memory allocation of",
+            "fatal runtime error",
+        ];
+        for line in text.lines().filter(|l| FATAL.iter().any(|f| l.contains(f))) {
             anomalies.push(Anomaly {
                 kind: "panic".into(),
                 key: None,

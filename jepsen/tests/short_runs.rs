@@ -45,6 +45,10 @@ async fn short_run(workload: Workload, seed: u64) {
     checked_run(Backend::Local, workload, seed, Duration::from_secs(60), 5).await;
 }
 
+/// One cluster at a time: the test harness runs tests in parallel, and two
+/// clusters with their faults on two cores would mostly test the scheduler.
+static ONE_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn checked_run(
     backend: Backend,
     workload: Workload,
@@ -52,6 +56,7 @@ async fn checked_run(
     time_limit: Duration,
     min_faults: usize,
 ) {
+    let _turn = ONE_AT_A_TIME.lock().await;
     require_root();
     let out = tempfile::tempdir().expect("run dir");
     let outcome = run(RunOptions {

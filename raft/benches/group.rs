@@ -8,6 +8,10 @@
 //! leader has applied it. All three replicas and the clients share this
 //! machine, as etcd's members do in the comparison.
 
+/// The allocator the `lauradb` binary uses, so the numbers match it.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};

@@ -203,6 +203,16 @@ impl Group {
                 .check_routing(ns, sent)
                 .map_err(engine_read_error)?;
         }
+        if let ReadRequest::Aggregate { .. } = &call.request {
+            // A pipeline can run for a while: keep it off the async workers
+            // that drive Raft (heartbeats, appends) and the network.
+            let (engine, request) = (self.engine.clone(), call.request.clone());
+            return tokio::task::spawn_blocking(move || {
+                execute_read(&engine, &request, ReadAt::Latest).map_err(engine_read_error)
+            })
+            .await
+            .map_err(|e| ClientError::Storage(format!("aggregate task failed: {e}")))?;
+        }
         execute_read(&self.engine, &call.request, ReadAt::Latest).map_err(engine_read_error)
     }
 

@@ -11,12 +11,14 @@
 //! `$mergeObjects` depend on the order of the documents, so pipelines using
 //! them group on the router, after the shards' outputs are merged in order.
 
+use std::collections::BTreeSet;
+
 use bson::{Bson, Document, doc};
 
 use super::expr::arith::{Spread, Sum};
 use super::expr::{Env, Expression, ParseScope, Value, is_nullish};
-use crate::value::{compare, values_equal};
-use crate::{Error, Result};
+use crate::value::compare;
+use crate::{Error, Result, keycode};
 
 /// The kind of an accumulator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,7 +144,7 @@ impl Accumulator {
             AccumulatorKind::First => State::First(None),
             AccumulatorKind::Last => State::Last(None),
             AccumulatorKind::Push => State::Push(Vec::new()),
-            AccumulatorKind::AddToSet => State::AddToSet(Vec::new()),
+            AccumulatorKind::AddToSet => State::AddToSet(Vec::new(), BTreeSet::new()),
             AccumulatorKind::MergeObjects => State::Merge(Document::new()),
             AccumulatorKind::StdDevPop => State::Spread(Spread::default(), false),
             AccumulatorKind::StdDevSamp => State::Spread(Spread::default(), true),
@@ -167,8 +169,9 @@ pub enum State {
     First(Option<Bson>),
     Last(Option<Bson>),
     Push(Vec<Bson>),
-    /// Distinct values, in first-seen order.
-    AddToSet(Vec<Bson>),
+    /// Distinct values, in first-seen order, and their encodings (equal
+    /// values — `1` and `1.0` — encode alike).
+    AddToSet(Vec<Bson>, BTreeSet<Vec<u8>>),
     Merge(Document),
     /// Running spread; `true` for the sample standard deviation.
     Spread(Spread, bool),
@@ -203,9 +206,9 @@ impl State {
                     items.push(v);
                 }
             }
-            State::AddToSet(items) => {
+            State::AddToSet(items, seen) => {
                 if let Some(v) = value
-                    && !items.iter().any(|x| values_equal(x, &v))
+                    && seen.insert(keycode::encode(&v))
                 {
                     items.push(v);
                 }
@@ -241,7 +244,7 @@ impl State {
             State::Avg(sum) => sum.mean(),
             State::Min(v) | State::Max(v) => v.unwrap_or(Bson::Null),
             State::First(v) | State::Last(v) => v.unwrap_or(Bson::Null),
-            State::Push(items) | State::AddToSet(items) => Bson::Array(items),
+            State::Push(items) | State::AddToSet(items, _) => Bson::Array(items),
             State::Merge(d) => Bson::Document(d),
             State::Spread(spread, sample) => spread.finish(sample),
         }
@@ -258,7 +261,7 @@ impl State {
                 Some(v) => doc! { "v": v },
                 None => Document::new(),
             }),
-            State::AddToSet(items) => Bson::Array(items),
+            State::AddToSet(items, _) => Bson::Array(items),
             State::Spread(spread, _) => Bson::Document(doc! {
                 "n": i64::try_from(spread.count).unwrap_or(i64::MAX),
                 "mean": spread.mean,
@@ -292,12 +295,12 @@ impl State {
                     keep_best(best, v.clone(), wants_less);
                 }
             }
-            State::AddToSet(items) => {
+            State::AddToSet(items, seen) => {
                 let Bson::Array(more) = partial else {
                     return Err(malformed());
                 };
                 for v in more {
-                    if !items.iter().any(|x| values_equal(x, v)) {
+                    if seen.insert(keycode::encode(v)) {
                         items.push(v.clone());
                     }
                 }

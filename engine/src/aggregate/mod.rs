@@ -93,7 +93,10 @@ impl Pipeline {
     }
 
     fn parse_inner(stages: &[Document], scope: &ParseScope, nested: bool) -> Result<Pipeline> {
-        if stages.len() > MAX_STAGES {
+        // Two more than users may send: a router paging a pipeline through a
+        // cursor appends `$skip` and `$limit` (the Data API checks the
+        // user's limit).
+        if stages.len() > MAX_STAGES + 2 {
             return Err(Error::BadValue(format!(
                 "a pipeline may have at most {MAX_STAGES} stages, this one has {}",
                 stages.len()

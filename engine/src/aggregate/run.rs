@@ -113,6 +113,10 @@ pub(crate) fn run_stage(
                     Bson::Array(results.into_iter().map(Bson::Document).collect()),
                 );
             }
+            let bytes = approx_bytes(&Bson::Document(out.clone()));
+            if bytes > MAX_OUTPUT_DOCUMENT_BYTES {
+                return Err(too_large("$facet", bytes));
+            }
             vec![out]
         }
         Stage::UnionWith {
@@ -161,8 +165,11 @@ fn unwind_all(unwind: &Unwind, docs: Vec<Document>) -> Result<Vec<Document>> {
         };
         match value {
             Some(Bson::Array(items)) if !items.is_empty() => {
+                // Copy the rest of the document per element, not the array.
+                let mut base = doc;
+                set_path(&mut base, &unwind.path, Some(Bson::Null));
                 for (i, item) in items.into_iter().enumerate() {
-                    let mut d = doc.clone();
+                    let mut d = base.clone();
                     set_path(&mut d, &unwind.path, Some(item));
                     out.push(with_index(d, Some(i)));
                     check_size("$unwind", &out)?;
@@ -344,8 +351,90 @@ fn local_values(doc: &Document, path: &str) -> Vec<Bson> {
     values
 }
 
-fn in_filter(foreign_field: &str, values: Vec<Bson>) -> Document {
-    doc! { foreign_field: { "$in": values } }
+/// Whether a value means plain equality inside `$in` (regexes would match
+/// as patterns, `undefined` and `$`-keyed documents are refused there).
+fn plain_in_value(value: &Bson) -> bool {
+    match value {
+        Bson::RegularExpression(_) | Bson::Undefined => false,
+        Bson::Document(d) => d
+            .iter()
+            .all(|(k, v)| !k.starts_with('$') && plain_in_value(v)),
+        Bson::Array(items) => items.iter().all(plain_in_value),
+        _ => true,
+    }
+}
+
+/// The values a foreign document offers at `path` for equality, as
+/// `{path: {$eq: v}}` sees them: through embedded documents and arrays, a
+/// terminal array contributing its elements and itself; a missing field is
+/// null.
+fn foreign_candidates(doc: &Document, path: &[&str]) -> Vec<Bson> {
+    fn walk(value: &Bson, path: &[&str], out: &mut Vec<Bson>) {
+        let Some((head, rest)) = path.split_first() else {
+            if let Bson::Array(items) = value {
+                out.extend(items.iter().cloned());
+            }
+            out.push(value.clone());
+            return;
+        };
+        match value {
+            Bson::Document(d) => {
+                if let Some(child) = d.get(*head) {
+                    walk(child, rest, out);
+                }
+            }
+            Bson::Array(items) => {
+                if let Ok(index) = head.parse::<usize>()
+                    && let Some(child) = items.get(index)
+                {
+                    walk(child, rest, out);
+                }
+                for item in items {
+                    if let Bson::Document(_) = item {
+                        walk(item, path, out);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Vec::new();
+    let (head, rest) = path.split_first().expect("a field path has a component");
+    if let Some(value) = doc.get(*head) {
+        walk(value, rest, &mut out);
+    }
+    if out.is_empty() {
+        out.push(Bson::Null);
+    }
+    out
+}
+
+/// The approximate size of a value in memory and in BSON, for the limits on
+/// what one stage may build.
+fn approx_bytes(value: &Bson) -> usize {
+    match value {
+        Bson::Document(d) => {
+            d.iter()
+                .map(|(k, v)| k.len() + 2 + approx_bytes(v))
+                .sum::<usize>()
+                + 5
+        }
+        Bson::Array(items) => items.iter().map(|v| 4 + approx_bytes(v)).sum::<usize>() + 5,
+        Bson::String(s) => s.len() + 5,
+        Bson::Binary(b) => b.bytes.len() + 5,
+        _ => 16,
+    }
+}
+
+/// The most bytes one output document may have (MongoDB's BSON limit).
+const MAX_OUTPUT_DOCUMENT_BYTES: usize = crate::document::MAX_DOCUMENT_SIZE;
+/// The most bytes a `$lookup` may add across its output documents.
+const MAX_STAGE_BYTES: usize = 256 << 20;
+
+fn too_large(stage: &str, bytes: usize) -> Error {
+    Error::BadValue(format!(
+        "{stage} produced a document of about {bytes} bytes, more than the {MAX_OUTPUT_DOCUMENT_BYTES}-byte document limit"
+    ))
 }
 
 fn run_lookup(lookup: &Lookup, docs: Vec<Document>, ctx: RunCtx<'_>) -> Result<Vec<Document>> {
@@ -353,7 +442,8 @@ fn run_lookup(lookup: &Lookup, docs: Vec<Document>, ctx: RunCtx<'_>) -> Result<V
         .equality
         .as_ref()
         .map(|(local, _)| docs.iter().map(|d| local_values(d, local)).collect());
-    // One foreign read for the whole batch: every value any document needs.
+    // One foreign read for the whole batch: every value any document needs
+    // (the whole collection when some value cannot go into `$in`).
     let foreign_docs = match (&lookup.equality, &per_doc_values) {
         (Some((_, foreign_field)), Some(per_doc)) => {
             let mut all: BTreeMap<Vec<u8>, Bson> = BTreeMap::new();
@@ -362,32 +452,57 @@ fn run_lookup(lookup: &Lookup, docs: Vec<Document>, ctx: RunCtx<'_>) -> Result<V
             }
             if all.is_empty() {
                 Vec::new()
+            } else if all.values().all(plain_in_value) {
+                let values: Vec<Bson> = all.into_values().collect();
+                ctx.foreign
+                    .find(&lookup.from, &doc! { foreign_field: { "$in": values } })?
             } else {
-                ctx.foreign.find(
-                    &lookup.from,
-                    &in_filter(foreign_field, all.into_values().collect()),
-                )?
+                ctx.foreign.find(&lookup.from, &Document::new())?
             }
         }
         _ => ctx.foreign.find(&lookup.from, &Document::new())?,
     };
-    let mut out = Vec::with_capacity(docs.len());
-    for (i, mut doc) in docs.into_iter().enumerate() {
-        let matched: Vec<Document> = match (&lookup.equality, &per_doc_values) {
-            (Some((_, foreign_field)), Some(per_doc)) => {
-                if per_doc[i].is_empty() {
-                    Vec::new()
-                } else {
-                    let filter = Filter::parse(&in_filter(foreign_field, per_doc[i].clone()))?;
-                    foreign_docs
-                        .iter()
-                        .filter(|f| filter.matches(f))
-                        .cloned()
-                        .collect()
+    let foreign_sizes: Vec<usize> = foreign_docs
+        .iter()
+        .map(|d| approx_bytes(&Bson::Document(d.clone())))
+        .collect();
+    // Equality join: foreign documents by the keycode of each value they
+    // offer, so each local document finds its matches without a scan.
+    let index: Option<BTreeMap<Vec<u8>, Vec<usize>>> = lookup.equality.as_ref().map(|(_, ff)| {
+        let parts: Vec<&str> = ff.split('.').collect();
+        let mut index: BTreeMap<Vec<u8>, Vec<usize>> = BTreeMap::new();
+        for (i, f) in foreign_docs.iter().enumerate() {
+            for candidate in foreign_candidates(f, &parts) {
+                let slot = index.entry(keycode::encode(&candidate)).or_default();
+                if slot.last() != Some(&i) {
+                    slot.push(i);
                 }
             }
-            _ => foreign_docs.clone(),
+        }
+        index
+    });
+    let mut out = Vec::with_capacity(docs.len());
+    let mut stage_bytes = 0_usize;
+    for (i, mut doc) in docs.into_iter().enumerate() {
+        let matched: Vec<usize> = match (&index, &per_doc_values) {
+            (Some(index), Some(per_doc)) => {
+                let mut hits: Vec<usize> = per_doc[i]
+                    .iter()
+                    .filter_map(|v| index.get(&keycode::encode(v)))
+                    .flatten()
+                    .copied()
+                    .collect();
+                hits.sort_unstable();
+                hits.dedup();
+                hits
+            }
+            _ => (0..foreign_docs.len()).collect(),
         };
+        let bytes: usize = matched.iter().map(|&m| foreign_sizes[m]).sum();
+        if bytes > MAX_OUTPUT_DOCUMENT_BYTES && lookup.pipeline.is_none() {
+            return Err(too_large("$lookup", bytes));
+        }
+        let matched: Vec<Document> = matched.iter().map(|&m| foreign_docs[m].clone()).collect();
         let results = match &lookup.pipeline {
             Some(pipeline) => {
                 let mut env = ctx.env.clone();
@@ -406,13 +521,19 @@ fn run_lookup(lookup: &Lookup, docs: Vec<Document>, ctx: RunCtx<'_>) -> Result<V
             }
             None => matched,
         };
-        set_path(
-            &mut doc,
-            &lookup.as_path,
-            Some(Bson::Array(
-                results.into_iter().map(Bson::Document).collect(),
-            )),
-        );
+        let joined = Bson::Array(results.into_iter().map(Bson::Document).collect());
+        let bytes = approx_bytes(&joined);
+        if bytes > MAX_OUTPUT_DOCUMENT_BYTES {
+            return Err(too_large("$lookup", bytes));
+        }
+        stage_bytes = stage_bytes.saturating_add(bytes);
+        if stage_bytes > MAX_STAGE_BYTES {
+            return Err(Error::BadValue(format!(
+                "$lookup built more than {MAX_STAGE_BYTES} bytes of joined documents; \
+                 narrow the input with $match or the join with a sub-pipeline"
+            )));
+        }
+        set_path(&mut doc, &lookup.as_path, Some(joined));
         out.push(doc);
     }
     Ok(out)

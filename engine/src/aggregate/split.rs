@@ -131,7 +131,10 @@ fn limit_after(rest: &[Document]) -> Option<i64> {
         let n = crate::value::Number::from_bson(body)?.as_f64() as i64;
         match name {
             "$skip" => offset = offset.saturating_add(n),
-            "$limit" => return Some(offset.saturating_add(n)),
+            // Push down only what a shard accepts as a `$limit`.
+            "$limit" => {
+                return Some(offset.saturating_add(n)).filter(|k| *k < 9_000_000_000_000_000_000);
+            }
             _ => return None,
         }
     }

@@ -667,6 +667,13 @@ impl Request {
                     Some(value) => aggregate::pipeline_documents(&value)?,
                     None => return Err(bad("missing required field 'pipeline'")),
                 };
+                if pipeline.len() > aggregate::MAX_STAGES {
+                    return Err(bad(format!(
+                        "a pipeline may have at most {} stages, this one has {}",
+                        aggregate::MAX_STAGES,
+                        pipeline.len()
+                    )));
+                }
                 // Validate here: a bad pipeline is one clear 400 before any
                 // shard is asked.
                 aggregate::Pipeline::parse(&pipeline, &aggregate::ParseScope::with_now([]))?;

@@ -25,6 +25,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use bson::{Bson, Document};
+use futures::StreamExt;
 use futures::future::join_all;
 use lauradb_engine::aggregate::split::{Merge, SplitPlan, split};
 use lauradb_engine::aggregate::{Env, Foreign, ParseScope, Pipeline, RunCtx, merge_partial_groups};
@@ -37,6 +38,8 @@ use super::{ClusterBackend, RouteError};
 
 /// Most rounds of foreign reads one pipeline may take.
 const MAX_FOREIGN_ROUNDS: usize = 16;
+/// Most distinct foreign reads one round may need.
+const MAX_FOREIGN_READS_PER_ROUND: usize = 1024;
 
 fn api(error: lauradb_engine::Error) -> RouteError {
     RouteError::Api(ApiError::from(error))
@@ -173,11 +176,26 @@ impl ClusterBackend {
             if misses.is_empty() {
                 return Ok(run?);
             }
-            let fetched = join_all(misses.into_iter().map(|(collection, filter)| async move {
+            if misses.len() > MAX_FOREIGN_READS_PER_ROUND {
+                return Err(ApiError::bad_request(
+                    "BadValue",
+                    format!(
+                        "the pipeline needs {} different reads of other collections at once \
+                         (at most {MAX_FOREIGN_READS_PER_ROUND}); use an equality $lookup \
+                         (localField/foreignField) instead of a correlated sub-pipeline",
+                        misses.len()
+                    ),
+                ));
+            }
+            let reads = misses.into_iter().map(|(collection, filter)| async move {
                 let read = ReadRequest::Find {
                     ns: Namespace::new(db, collection.clone()),
+                    // In `_id` order, as the engine reads its own
+                    // collections (the `Foreign` contract): a sharded
+                    // collection's shards would otherwise come in shard order.
                     options: FindOptions {
                         filter: filter.clone(),
+                        sort: bson::doc! { "_id": 1 },
                         ..Default::default()
                     },
                     one: false,
@@ -190,8 +208,12 @@ impl ClusterBackend {
                         format!("a find answered {other:?}"),
                     )),
                 }
-            }))
-            .await;
+            });
+            // A few at a time: each is itself a scatter-gather.
+            let fetched: Vec<_> = futures::stream::iter(reads)
+                .buffer_unordered(8)
+                .collect()
+                .await;
             for result in fetched {
                 let (collection, filter, documents) = result?;
                 cache.store(&collection, &filter, documents);

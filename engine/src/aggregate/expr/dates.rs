@@ -214,6 +214,14 @@ fn millis(op_name: &str, value: &Bson) -> Result<i64> {
     }
 }
 
+/// A date moved by a time-zone offset, refusing dates at the edge of the range.
+fn shifted(ms: i64, offset_minutes: i64) -> Result<i64> {
+    offset_minutes
+        .checked_mul(60_000)
+        .and_then(|shift| ms.checked_add(shift))
+        .ok_or_else(|| Error::BadValue(format!("date {ms} ms is out of range for this time zone")))
+}
+
 fn name(op: Op) -> &'static str {
     match op {
         Op::Year => "$year",
@@ -241,7 +249,10 @@ pub(super) fn call(op: Op, args: &[Value], given: &[bool]) -> Result<Value> {
     if is_nullish(date) || (given[1] && is_nullish(tz)) {
         return Ok(Some(Bson::Null));
     }
-    let ms = millis(name(op), date.as_ref().expect("not missing"))? + timezone(tz)? * 60_000;
+    let ms = shifted(
+        millis(name(op), date.as_ref().expect("not missing"))?,
+        timezone(tz)?,
+    )?;
     let c = civil(ms);
     let part = match op {
         Op::Year => c.year,
@@ -274,7 +285,10 @@ fn date_to_string(args: &[Value], given: &[bool]) -> Result<Value> {
         return Ok(Some(Bson::Null));
     }
     let offset = timezone(tz)?;
-    let ms = millis("$dateToString", date.as_ref().expect("not missing"))? + offset * 60_000;
+    let ms = shifted(
+        millis("$dateToString", date.as_ref().expect("not missing"))?,
+        offset,
+    )?;
     let format = match format {
         None => "%Y-%m-%dT%H:%M:%S.%LZ",
         Some(Bson::String(f)) => f.as_str(),

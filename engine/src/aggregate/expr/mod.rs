@@ -284,10 +284,12 @@ impl Expression {
 
     /// Evaluates the expression with `doc` as `$$ROOT` and `$$CURRENT`.
     pub fn evaluate(&self, doc: &Document, env: &Env) -> Result<Value> {
+        let budget = Budget::new();
         let ctx = Ctx {
             root: doc,
             env,
             scope: None,
+            budget: &budget,
         };
         ctx.eval(&self.node)
     }
@@ -317,16 +319,118 @@ pub(crate) struct Scope<'a> {
     parent: Option<&'a Scope<'a>>,
 }
 
+/// How deeply values built by an expression may nest (as stored documents).
+pub const MAX_VALUE_DEPTH: usize = crate::document::MAX_NESTING_DEPTH;
+/// The most work one evaluation may do: one unit per operator evaluated and
+/// per array element, document field or 16 string bytes it builds.
+pub const WORK_LIMIT: u64 = 4_000_000;
+/// The longest string an expression may build.
+pub const MAX_STRING_BYTES: usize = 16 << 20;
+
+/// The work left to one evaluation. Hostile expressions (`$reduce` that
+/// doubles an array, nests it 100,000 deep, or concatenates a string with
+/// itself) stop with an error instead of exhausting memory or the stack;
+/// the count is deterministic, so inside `apply` every replica stops at the
+/// same point.
+pub(crate) struct Budget {
+    left: std::cell::Cell<u64>,
+}
+
+impl Budget {
+    fn new() -> Budget {
+        Budget {
+            left: std::cell::Cell::new(WORK_LIMIT),
+        }
+    }
+
+    fn charge(&self, units: u64) -> Result<()> {
+        match self.left.get().checked_sub(units) {
+            Some(left) => {
+                self.left.set(left);
+                Ok(())
+            }
+            None => Err(Error::BadValue(format!(
+                "expression evaluation exceeded its work limit ({WORK_LIMIT} operations and \
+                 built elements for one document)"
+            ))),
+        }
+    }
+
+    /// Charges for a value an operator built, and checks its nesting and
+    /// string sizes.
+    fn built(&self, value: &Value) -> Result<()> {
+        match value {
+            Some(v) => self.measure(v, 0),
+            None => Ok(()),
+        }
+    }
+
+    fn measure(&self, value: &Bson, depth: usize) -> Result<()> {
+        match value {
+            Bson::Document(d) => {
+                self.deeper(depth)?;
+                self.charge(d.len() as u64)?;
+                d.values().try_for_each(|v| self.measure(v, depth + 1))
+            }
+            Bson::Array(items) => {
+                self.deeper(depth)?;
+                self.charge(items.len() as u64)?;
+                items.iter().try_for_each(|v| self.measure(v, depth + 1))
+            }
+            Bson::String(s) => {
+                if s.len() > MAX_STRING_BYTES {
+                    return Err(Error::BadValue(format!(
+                        "an expression built a string of {} bytes, more than the limit of \
+                         {MAX_STRING_BYTES}",
+                        s.len()
+                    )));
+                }
+                self.charge(s.len() as u64 / 16)
+            }
+            _ => Ok(()),
+        }
+    }
+
+    fn deeper(&self, depth: usize) -> Result<()> {
+        if depth >= MAX_VALUE_DEPTH {
+            return Err(Error::BadValue(format!(
+                "an expression built a value nested deeper than {MAX_VALUE_DEPTH} levels"
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Everything one evaluation can see.
 #[derive(Clone, Copy)]
 pub(crate) struct Ctx<'a> {
     root: &'a Document,
     env: &'a Env,
     scope: Option<&'a Scope<'a>>,
+    budget: &'a Budget,
 }
 
 impl<'a> Ctx<'a> {
     pub(crate) fn eval(&self, node: &Node) -> Result<Value> {
+        self.budget.charge(1)?;
+        // Values read from the document or passed through are not new.
+        let built = !matches!(
+            node,
+            Node::Literal(_)
+                | Node::Absent
+                | Node::Field(_)
+                | Node::Var(..)
+                | Node::Let { .. }
+                | Node::Switch { .. }
+        );
+        let value = self.eval_node(node)?;
+        if built {
+            self.budget.built(&value)?;
+        }
+        Ok(value)
+    }
+
+    fn eval_node(&self, node: &Node) -> Result<Value> {
         match node {
             Node::Literal(v) => Ok(Some(v.clone())),
             Node::Absent => Ok(None),
@@ -400,6 +504,7 @@ impl<'a> Ctx<'a> {
             root: self.root,
             env: self.env,
             scope: Some(&scope),
+            budget: self.budget,
         };
         body(&inner)
     }

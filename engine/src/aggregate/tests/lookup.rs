@@ -386,3 +386,37 @@ fn union_with_appends_another_collection() {
         "$unionWith",
     );
 }
+
+#[test]
+fn lookup_equality_compares_regexes_and_undefined_as_values() {
+    let re = |p: &str| {
+        Bson::RegularExpression(bson::Regex {
+            pattern: bson::raw::CString::try_from(p).unwrap(),
+            options: bson::raw::CString::try_from("").unwrap(),
+        })
+    };
+    let engine = engine_with(&[
+        (
+            "l",
+            vec![
+                doc! { "_id": 1, "k": re("^x") },
+                doc! { "_id": 2, "k": Bson::Undefined },
+            ],
+        ),
+        (
+            "f",
+            vec![
+                doc! { "_id": 10, "k": "xyz" },
+                doc! { "_id": 11, "k": re("^x") },
+                doc! { "_id": 12, "k": Bson::Undefined },
+            ],
+        ),
+    ]);
+    let out = ok(
+        &engine,
+        "l",
+        bson!([{ "$lookup": { "from": "f", "localField": "k", "foreignField": "k", "as": "m" } }, { "$sort": { "_id": 1 } }]),
+    );
+    // A regex matches the equal regex, not the strings it would match.
+    assert_eq!(matched_ids(&out, "m"), vec![vec![11], vec![12]]);
+}

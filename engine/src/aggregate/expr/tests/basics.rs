@@ -311,3 +311,32 @@ fn map_filter_and_reduce() {
         &d,
     );
 }
+
+#[test]
+fn hostile_expressions_stop_with_an_error_not_a_crash() {
+    let d = doc! {};
+    // Nesting an array 200,000 deep would overflow the stack on clone/drop.
+    let nest = bson!({ "$reduce": { "input": { "$range": [0, 200_000] }, "initialValue": [], "in": ["$$value"] } });
+    assert_error(nest, &d, "BadValue", "nested deeper than 100 levels");
+    // Doubling an array 40 times would need 2^40 elements.
+    let double = bson!({ "$reduce": { "input": { "$range": [0, 40] }, "initialValue": [1], "in": { "$concatArrays": ["$$value", "$$value"] } } });
+    assert_error(double, &d, "BadValue", "work limit");
+    // Doubling a string runs into the string limit or the work limit.
+    let text = bson!({ "$reduce": { "input": { "$range": [0, 40] }, "initialValue": "ab", "in": { "$concat": ["$$value", "$$value"] } } });
+    let e = error(text, &d).to_string();
+    assert!(e.contains("work limit") || e.contains("bytes"), "{e}");
+    // Ordinary work stays well inside the budget.
+    let sum = bson!({ "$reduce": { "input": { "$range": [0, 100_000] }, "initialValue": 0, "in": { "$add": ["$$value", "$$this"] } } });
+    assert_eq!(value(sum, &d), bson!(4_999_950_000_i64));
+}
+
+#[test]
+fn dates_at_the_edge_of_the_range_are_errors_not_overflows() {
+    let d = doc! { "d": Bson::DateTime(bson::DateTime::from_millis(i64::MAX)) };
+    assert_error(
+        bson!({ "$hour": { "date": "$d", "timezone": "+01:00" } }),
+        &d,
+        "BadValue",
+        "out of range",
+    );
+}
