@@ -246,9 +246,9 @@ impl Engine {
             .readers
             .lock()
             .map_err(|_| Error::Storage("reader registry poisoned".into()))?
-            .keys()
-            .next()
-            .copied();
+            .iter()
+            .find(|(_, count)| **count > 0)
+            .map(|(ts, _)| *ts);
         let effective = oldest_reader.map_or(watermark, |r| r.min(watermark));
         self.mvcc.gc(effective)
     }
@@ -288,6 +288,9 @@ impl Engine {
     }
 }
 
+/// How many idle reader slots are kept before they are swept.
+const IDLE_READER_SLOTS: usize = 64;
+
 /// Unregisters a reader when dropped.
 struct ReaderGuard<'a> {
     engine: &'a Engine,
@@ -300,8 +303,11 @@ impl Drop for ReaderGuard<'_> {
             && let Some(count) = readers.get_mut(&self.ts)
         {
             *count -= 1;
-            if *count == 0 {
-                readers.remove(&self.ts);
+            // Idle slots stay for the next reader at this timestamp (reads
+            // at the latest commit share one), so a read costs no
+            // allocation; they are swept once there are many.
+            if *count == 0 && readers.len() > IDLE_READER_SLOTS {
+                readers.retain(|_, count| *count > 0);
             }
         }
     }

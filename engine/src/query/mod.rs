@@ -63,8 +63,9 @@ pub struct Filter {
     expr: Expr,
     empty: bool,
     id: Option<Bson>,
-    /// The first evaluation error of a `$expr` clause, if any.
-    errors: Arc<OnceLock<Error>>,
+    /// Where `$expr` clauses keep their first evaluation error (None when
+    /// the filter has no `$expr`).
+    errors: Option<Arc<OnceLock<Error>>>,
 }
 
 /// What a successful match reports besides "yes".
@@ -87,17 +88,14 @@ impl Filter {
     /// Parses a filter whose `$expr` clauses see `env` (`$$NOW`, and
     /// variables such as a `$lookup`'s `let`).
     pub fn parse_with(filter: &Document, env: &Env) -> Result<Filter> {
-        let scope = parse::ExprScope {
-            env: Arc::new(env.clone()),
-            errors: Arc::new(OnceLock::new()),
-        };
+        let scope = parse::ExprScope::new(env);
         let expr = parse::parse_filter_in(filter, &scope)?;
         let id = id_equality_of(&expr).cloned();
         Ok(Filter {
             expr,
             empty: filter.is_empty(),
             id,
-            errors: scope.errors,
+            errors: scope.errors(),
         })
     }
 
@@ -116,7 +114,7 @@ impl Filter {
 
     /// The first `$expr` evaluation error seen so far, if any.
     pub fn check(&self) -> Result<()> {
-        match self.errors.get() {
+        match self.errors.as_ref().and_then(|errors| errors.get()) {
             Some(e) => Err(e.clone()),
             None => Ok(()),
         }

@@ -97,7 +97,7 @@ const FIELD_OPERATORS: &[&str] = &[
 /// Parses a whole filter.
 #[cfg(test)]
 pub(crate) fn parse_filter(filter: &Document) -> Result<Expr> {
-    parse_filter_in(filter, &ExprScope::default())
+    parse_filter_in(filter, &ExprScope::new(&Env::default()))
 }
 
 /// Parses a whole filter whose `$expr` clauses see `scope`.
@@ -106,11 +106,30 @@ pub(crate) fn parse_filter_in(filter: &Document, scope: &ExprScope) -> Result<Ex
 }
 
 /// What `$expr` clauses of a filter may refer to ($$NOW, outside
-/// variables), and where they report evaluation errors.
-#[derive(Debug, Clone, Default)]
-pub(crate) struct ExprScope {
-    pub(crate) env: Arc<Env>,
-    pub(crate) errors: Arc<OnceLock<Error>>,
+/// variables), and where they report evaluation errors. The shared parts
+/// are made on the first `$expr`, so plain filters allocate nothing extra.
+pub(crate) struct ExprScope<'e> {
+    env: &'e Env,
+    shared: std::cell::OnceCell<(Arc<Env>, Arc<OnceLock<Error>>)>,
+}
+
+impl<'e> ExprScope<'e> {
+    pub(crate) fn new(env: &'e Env) -> ExprScope<'e> {
+        ExprScope {
+            env,
+            shared: std::cell::OnceCell::new(),
+        }
+    }
+
+    fn shared(&self) -> &(Arc<Env>, Arc<OnceLock<Error>>) {
+        self.shared
+            .get_or_init(|| (Arc::new(self.env.clone()), Arc::new(OnceLock::new())))
+    }
+
+    /// Where the filter's `$expr` clauses report errors (None: it has none).
+    pub(crate) fn errors(&self) -> Option<Arc<OnceLock<Error>>> {
+        self.shared.get().map(|(_, errors)| Arc::clone(errors))
+    }
 }
 
 fn check_depth(depth: usize) -> Result<()> {
@@ -230,10 +249,11 @@ fn parse_expr(value: &Bson, scope: Option<&ExprScope>, out: &mut Vec<Expr>) -> R
         has_now: scope.env.now_millis.is_some(),
     };
     let expr = Expression::parse_in(value, &parse_scope)?;
+    let (env, errors) = scope.shared();
     out.push(Expr::Aggregate(Arc::new(AggregateClause {
         expr,
-        env: Arc::clone(&scope.env),
-        errors: Arc::clone(&scope.errors),
+        env: Arc::clone(env),
+        errors: Arc::clone(errors),
     })));
     Ok(())
 }
