@@ -142,21 +142,11 @@ impl ComposeCluster {
     }
 
     fn compose(&self, args: &[&str]) -> Result<String, ClusterError> {
-        let output = Command::new(self.repo.join("deploy/compose.sh"))
-            .args(args)
-            .current_dir(&self.repo)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| process(format!("compose {}: {e}", args.join(" "))))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(process(format!(
-                "compose {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            )))
-        }
+        run(
+            Command::new(self.repo.join("deploy/compose.sh")).current_dir(&self.repo),
+            "compose",
+            args,
+        )
     }
 
     /// The container id of a service.
@@ -168,20 +158,7 @@ impl ComposeCluster {
     }
 
     fn docker(&self, args: &[&str]) -> Result<String, ClusterError> {
-        let output = Command::new("docker")
-            .args(args)
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|e| process(format!("docker {}: {e}", args.join(" "))))?;
-        if output.status.success() {
-            Ok(String::from_utf8_lossy(&output.stdout).into_owned())
-        } else {
-            Err(process(format!(
-                "docker {}: {}",
-                args.join(" "),
-                String::from_utf8_lossy(&output.stderr).trim()
-            )))
-        }
+        run(&mut Command::new("docker"), "docker", args)
     }
 
     fn restart_count(&self, id: &str) -> Result<u64, ClusterError> {
@@ -231,6 +208,24 @@ impl ComposeCluster {
         self.containers
             .get_mut(name)
             .ok_or_else(|| process(format!("no member {name}")))
+    }
+}
+
+/// Runs a command to completion: its stdout, or an error with its stderr.
+fn run(command: &mut Command, name: &str, args: &[&str]) -> Result<String, ClusterError> {
+    let output = command
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| process(format!("{name} {}: {e}", args.join(" "))))?;
+    if output.status.success() {
+        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+    } else {
+        Err(process(format!(
+            "{name} {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&output.stderr).trim()
+        )))
     }
 }
 

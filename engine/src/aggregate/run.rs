@@ -240,23 +240,21 @@ pub(crate) fn fold_groups(group: &Group, docs: &[Document], env: &Env) -> Result
 }
 
 pub(crate) fn finish_groups(group: &Group, groups: Groups) -> Vec<Document> {
-    groups
-        .keys
-        .into_iter()
-        .zip(groups.states)
-        .map(|(key, states)| {
-            let mut out = doc! { "_id": key };
-            for (acc, state) in group.accumulators.iter().zip(states) {
-                out.insert(acc.field.clone(), state.finish());
-            }
-            out
-        })
-        .collect()
+    emit_groups(group, groups, |state| Ok(state.finish())).unwrap_or_default()
 }
 
 /// The groups as partial states (`{_id, field: partial}`), for the router
 /// to merge.
 pub(crate) fn partial_groups(group: &Group, groups: Groups) -> Result<Vec<Document>> {
+    emit_groups(group, groups, State::partial)
+}
+
+/// One `{_id: key, field: value}` document per group, in first-seen order.
+fn emit_groups(
+    group: &Group,
+    groups: Groups,
+    mut value: impl FnMut(State) -> Result<Bson>,
+) -> Result<Vec<Document>> {
     groups
         .keys
         .into_iter()
@@ -264,7 +262,7 @@ pub(crate) fn partial_groups(group: &Group, groups: Groups) -> Result<Vec<Docume
         .map(|(key, states)| {
             let mut out = doc! { "_id": key };
             for (acc, state) in group.accumulators.iter().zip(states) {
-                out.insert(acc.field.clone(), state.partial()?);
+                out.insert(acc.field.clone(), value(state)?);
             }
             Ok(out)
         })
