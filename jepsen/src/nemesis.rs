@@ -312,23 +312,16 @@ pub async fn run(
                 )
             }
             Fault::Membership => {
-                let t = target.clone();
-                let result = blocking(&cluster, move |c| {
-                    let (id, _) = c
-                        .node_identity(&t)
-                        .ok_or_else(|| format!("no identity for {t}"))?;
-                    c.ctl(&[
+                let result = node_ctl(&cluster, &target, move |id, _| {
+                    vec![
                         "remove-node".into(),
                         "--group".into(),
                         group.to_string(),
                         "--node".into(),
                         id.to_string(),
-                    ])
-                    .map(|_| ())
-                    .map_err(|e| e.to_string())
+                    ]
                 })
                 .await;
-                let result = flatten(result);
                 // Even a failed removal may have taken effect (the leader
                 // changed while answering): add the node back either way;
                 // adding a voter that is still there changes nothing.
@@ -368,6 +361,27 @@ pub async fn run(
     spans
 }
 
+/// Runs a `lauradb ctl` command about one node, built from the node's Raft
+/// id and gRPC address.
+async fn node_ctl(
+    cluster: &SharedCluster,
+    node: &str,
+    args: impl FnOnce(u64, String) -> Vec<String> + Send + 'static,
+) -> Result<(), String> {
+    let node = node.to_string();
+    flatten(
+        blocking(cluster, move |c| {
+            let (id, addr) = c
+                .node_identity(&node)
+                .ok_or_else(|| format!("no identity for {node}"))?;
+            c.ctl(&args(id, addr))
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        })
+        .await,
+    )
+}
+
 fn flatten(result: Option<Result<(), String>>) -> Result<(), String> {
     result.unwrap_or_else(|| Err("the fault's task failed".into()))
 }
@@ -385,22 +399,17 @@ async fn transfer_storm(
     let (mut accepted, mut last_error) = (0, String::from("no transfer was tried"));
     while Instant::now() < until {
         let to = pool[rng.below(pool.len() as u64) as usize].clone();
-        let result = blocking(cluster, move |c| {
-            let (id, _) = c
-                .node_identity(&to)
-                .ok_or_else(|| format!("no identity for {to}"))?;
-            c.ctl(&[
+        let result = node_ctl(cluster, &to, move |id, _| {
+            vec![
                 "transfer-leader".into(),
                 "--group".into(),
                 group.to_string(),
                 "--to".into(),
                 id.to_string(),
-            ])
-            .map(|_| ())
-            .map_err(|e| e.to_string())
+            ]
         })
         .await;
-        match flatten(result) {
+        match result {
             Ok(()) => accepted += 1,
             Err(e) => last_error = e,
         }
@@ -445,26 +454,18 @@ async fn undo_fault(
 async fn readd(cluster: &SharedCluster, group: u64, node: String) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let n = node.clone();
-        let result = flatten(
-            blocking(cluster, move |c| {
-                let (id, addr) = c
-                    .node_identity(&n)
-                    .ok_or_else(|| format!("no identity for {n}"))?;
-                c.ctl(&[
-                    "add-node".into(),
-                    "--group".into(),
-                    group.to_string(),
-                    "--node".into(),
-                    id.to_string(),
-                    "--addr".into(),
-                    addr,
-                ])
-                .map(|_| ())
-                .map_err(|e| e.to_string())
-            })
-            .await,
-        );
+        let result = node_ctl(cluster, &node, move |id, addr| {
+            vec![
+                "add-node".into(),
+                "--group".into(),
+                group.to_string(),
+                "--node".into(),
+                id.to_string(),
+                "--addr".into(),
+                addr,
+            ]
+        })
+        .await;
         match result {
             Ok(()) => return Ok(()),
             Err(e) if Instant::now() >= deadline => return Err(e),
