@@ -328,7 +328,8 @@ pub(crate) fn parse_stage(stage: &Document, scope: &ParseScope, nested: bool) ->
         "$facet" => {
             if nested {
                 return Err(Error::BadValue(
-                    "$facet is not allowed inside a $facet or $lookup sub-pipeline".into(),
+                    "$facet is not allowed inside a sub-pipeline ($facet, $lookup or $unionWith)"
+                        .into(),
                 ));
             }
             let spec = object(name, body)?;

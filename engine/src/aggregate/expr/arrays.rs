@@ -442,19 +442,25 @@ fn array_to_object(items: &[Bson]) -> Result<Document> {
     Ok(out)
 }
 
-pub(super) fn map(ctx: &Ctx<'_>, input: &Node, var: &str, body: &Node) -> Result<Value> {
-    let input = ctx.eval(input)?;
-    if is_nullish(&input) {
-        return Ok(Some(Bson::Null));
+/// The array a `$map`, `$filter` or `$reduce` loops over; `None` when the
+/// input is null or missing (the operator's answer is then null).
+fn loop_input(ctx: &Ctx<'_>, input: &Node, op: &str) -> Result<Option<Vec<Bson>>> {
+    match ctx.eval(input)? {
+        v if is_nullish(&v) => Ok(None),
+        Some(Bson::Array(items)) => Ok(Some(items)),
+        other => Err(Error::TypeMismatch(format!(
+            "input to {op} must be an array not {}",
+            type_of(&other)
+        ))),
     }
-    let items = array(Op::Size, &input).map_err(|_| {
-        Error::TypeMismatch(format!(
-            "input to $map must be an array not {}",
-            type_of(&input)
-        ))
-    })?;
+}
+
+pub(super) fn map(ctx: &Ctx<'_>, input: &Node, var: &str, body: &Node) -> Result<Value> {
+    let Some(items) = loop_input(ctx, input, "$map")? else {
+        return Ok(Some(Bson::Null));
+    };
     let mut out = Vec::with_capacity(items.len());
-    for item in items {
+    for item in &items {
         let v = ctx.with_var(var, Some(item), |inner| inner.eval(body))?;
         out.push(v.unwrap_or(Bson::Null));
     }
@@ -468,16 +474,9 @@ pub(super) fn filter(
     cond: &Node,
     limit: &Node,
 ) -> Result<Value> {
-    let input = ctx.eval(input)?;
-    if is_nullish(&input) {
+    let Some(items) = loop_input(ctx, input, "$filter")? else {
         return Ok(Some(Bson::Null));
-    }
-    let items = array(Op::Size, &input).map_err(|_| {
-        Error::TypeMismatch(format!(
-            "input to $filter must be an array not {}",
-            type_of(&input)
-        ))
-    })?;
+    };
     let limit = match ctx.eval(limit)? {
         v if is_nullish(&v) => usize::MAX,
         v => {
@@ -489,7 +488,7 @@ pub(super) fn filter(
         }
     };
     let mut out = Vec::new();
-    for item in items {
+    for item in &items {
         if out.len() >= limit {
             break;
         }
@@ -501,19 +500,12 @@ pub(super) fn filter(
 }
 
 pub(super) fn reduce(ctx: &Ctx<'_>, input: &Node, initial: &Node, body: &Node) -> Result<Value> {
-    let input = ctx.eval(input)?;
-    if is_nullish(&input) {
+    let Some(items) = loop_input(ctx, input, "$reduce")? else {
         return Ok(Some(Bson::Null));
-    }
-    let items = array(Op::Size, &input).map_err(|_| {
-        Error::TypeMismatch(format!(
-            "input to $reduce must be an array not {}",
-            type_of(&input)
-        ))
-    })?;
+    };
     // The accumulated value may be missing, as in MongoDB.
     let mut acc = ctx.eval(initial)?;
-    for item in items {
+    for item in &items {
         acc = ctx.with_var("value", acc.as_ref(), |inner| {
             inner.with_var("this", Some(item), |inner| inner.eval(body))
         })?;
