@@ -2,7 +2,8 @@
 //! writers at 1, 16 and 64 concurrent clients, throughput and latency.
 //!
 //! Run: `cargo bench -p lauradb-raft --bench group` (optionally
-//! `-- --seconds 10 --clients 1,16,64`). Every write is an insertOne of a
+//! `-- --seconds 10 --clients 1,16,64 --in-flight 2`, the last being
+//! `RaftSettings::proposals_in_flight`). Every write is an insertOne of a
 //! ~256-byte document through the leader-following client; it is
 //! acknowledged only after a majority has fsynced the log entry and the
 //! leader has applied it. All three replicas and the clients share this
@@ -28,12 +29,14 @@ const GROUP: u64 = 1;
 struct Options {
     seconds: u64,
     clients: Vec<usize>,
+    in_flight: Option<usize>,
 }
 
 fn options() -> Options {
     let mut options = Options {
         seconds: 5,
         clients: vec![1, 16, 64],
+        in_flight: None,
     };
     let args: Vec<String> = std::env::args().collect();
     let mut i = 1;
@@ -50,6 +53,10 @@ fn options() -> Options {
                     .collect();
                 i += 1;
             }
+            "--in-flight" => {
+                options.in_flight = Some(args[i + 1].parse().expect("--in-flight N"));
+                i += 1;
+            }
             _ => {} // cargo bench passes --bench
         }
         i += 1;
@@ -57,7 +64,10 @@ fn options() -> Options {
     options
 }
 
-async fn start_cluster(root: &std::path::Path) -> (Vec<Arc<RaftNode>>, Vec<(u64, String)>) {
+async fn start_cluster(
+    root: &std::path::Path,
+    options: &Options,
+) -> (Vec<Arc<RaftNode>>, Vec<(u64, String)>) {
     let mut nodes = Vec::new();
     let mut members = Vec::new();
     for id in 1..=3_u64 {
@@ -69,6 +79,9 @@ async fn start_cluster(root: &std::path::Path) -> (Vec<Arc<RaftNode>>, Vec<(u64,
             Ok("memory") => EngineStorage::Memory,
             _ => EngineStorage::WriteBehind,
         };
+        if let Some(in_flight) = options.in_flight {
+            config.raft.proposals_in_flight = in_flight;
+        }
         let node = RaftNode::open(config).unwrap();
         node.open_group(GROUP).await.unwrap();
         node.serve(listener);
@@ -177,7 +190,7 @@ fn main() {
         .unwrap();
     runtime.block_on(async {
         let root = tempfile::tempdir().unwrap();
-        let (nodes, members) = start_cluster(root.path()).await;
+        let (nodes, members) = start_cluster(root.path(), &options).await;
         let client = GroupClient::new(GROUP, members, ChannelPool::new());
         // Wait for a leader by writing once.
         let next_id = Arc::new(AtomicU64::new(0));

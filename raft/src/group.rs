@@ -1,9 +1,10 @@
 //! One hosted replica of a Raft group, and what clients can ask of it.
 //!
-//! * **Write** — stamp the command with the hybrid clock, propose it, and
-//!   answer once it is committed on a majority and applied (openraft's
-//!   `client_write`). A follower answers [`ClientError::NotLeader`] with its
-//!   best guess of the leader.
+//! * **Write** — queue the command for the group's [`Proposer`], which
+//!   batches concurrent writes into one log entry stamped with the hybrid
+//!   clock, and answer once that entry is committed on a majority and
+//!   applied. A follower answers [`ClientError::NotLeader`] with its best
+//!   guess of the leader.
 //! * **Read** at one of three [`ReadConsistency`] levels: `Linearizable`
 //!   (leader confirms it still leads via a read index, waits for it to be
 //!   applied, then reads), `Local` (whatever this replica has applied), or
@@ -29,7 +30,8 @@ use serde::{Deserialize, Serialize};
 use crate::clock::HybridClock;
 use crate::error::ClientError;
 use crate::network::ChannelPool;
-use crate::types::{GroupId, Node, NodeId, Proposal, Raft, Response, TypeConfig};
+use crate::proposer::Proposer;
+use crate::types::{GroupId, Node, NodeId, Raft, Response, TypeConfig};
 
 /// How long a follower read waits to catch up to the leader's read index.
 const FOLLOWER_CATCH_UP: Duration = Duration::from_secs(5);
@@ -120,6 +122,7 @@ pub struct Group {
     pub clock: Arc<HybridClock>,
     pub(crate) snapshots: crate::snapshot_file::SnapshotDir,
     pub(crate) pool: ChannelPool,
+    pub(crate) proposer: Proposer,
 }
 
 /// "Not the leader" (with openraft's hint) or "unavailable".
@@ -141,7 +144,7 @@ where
     }
 }
 
-fn write_error(
+pub(crate) fn write_error(
     group: GroupId,
     e: RaftError<TypeConfig, ClientWriteError<TypeConfig>>,
 ) -> ClientError {
@@ -155,22 +158,18 @@ fn write_error(
 
 impl Group {
     /// Proposes a command and waits for it to be committed and applied.
+    /// `encoded_len` is its size on the wire (it bounds how many commands
+    /// share a log entry).
     #[tracing::instrument(level = "debug", skip_all, fields(group = self.id, op = command.op.name()))]
-    pub async fn write(&self, command: Command) -> Result<Response, ClientError> {
+    pub async fn write(
+        &self,
+        command: Command,
+        encoded_len: usize,
+    ) -> Result<Response, ClientError> {
         let started = std::time::Instant::now();
-        let proposal = Proposal {
-            stamp: self.clock.now(),
-            command,
-        };
-        let result = self.raft.client_write(proposal).await;
+        let result = self.proposer.write(command, encoded_len).await;
         metrics::histogram!("lauradb_raft_write_seconds").record(started.elapsed().as_secs_f64());
-        match result {
-            Ok(reply) => {
-                self.clock.observe(reply.data.commit_ts);
-                Ok(reply.data)
-            }
-            Err(e) => Err(write_error(self.id, e)),
-        }
+        result
     }
 
     /// Runs a read at the requested consistency.

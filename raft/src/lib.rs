@@ -5,7 +5,7 @@
 //! openraft, and keeps openraft's types inside it.
 //!
 //! ```text
-//!   client ──Write/Read/Admin──▶ NodeServer ──▶ Group ──client_write──▶ openraft
+//!   client ──Write/Read/Admin──▶ NodeServer ──▶ Group ──Proposer──▶ openraft
 //!                                  (gRPC)                                  │
 //!      peers ◀──Append/Vote/Snapshot── PeerClient ◀── replication ─────────┤
 //!                                                                          ▼
@@ -24,6 +24,7 @@
 //! * [`network`] — gRPC transport and server, addressed by group id.
 //! * [`group`] — one hosted replica: write, read at a consistency level,
 //!   admin actions, status.
+//! * `proposer` — batches concurrent writes into one log entry.
 //! * [`node`] — a process hosting many groups on one port.
 //! * [`client`] — leader-following, exactly-once-retrying client.
 //! * [`clock`] — the hybrid logical clock that stamps proposals.
@@ -37,6 +38,7 @@ pub mod log_store;
 pub mod metrics;
 pub mod network;
 pub mod node;
+mod proposer;
 pub mod snapshot_file;
 pub mod state_machine;
 pub mod types;

@@ -42,6 +42,11 @@ pub struct RaftSettings {
     /// Keep this many entries in the log behind the last snapshot, so a
     /// briefly lagging follower catches up from the log, not a snapshot.
     pub keep_entries_after_snapshot: u64,
+    /// How many log entries of client writes may be proposed and not yet
+    /// applied at once. Writes that arrive while all are taken wait and go
+    /// together in the next entry (see `proposer`): fewer slots, bigger
+    /// batches.
+    pub proposals_in_flight: usize,
 }
 
 impl Default for RaftSettings {
@@ -52,6 +57,7 @@ impl Default for RaftSettings {
             election_timeout_max: Duration::from_millis(1000),
             snapshot_every_entries: 50_000,
             keep_entries_after_snapshot: 5_000,
+            proposals_in_flight: 2,
         }
     }
 }
@@ -217,9 +223,16 @@ impl RaftNode {
         .map_err(|e| NodeError::Raft(e.to_string()))?;
         let clock = Arc::new(HybridClock::new());
         clock.observe(engine.latest_commit_ts());
+        let proposer = crate::proposer::Proposer::start(
+            group,
+            raft.clone(),
+            clock.clone(),
+            settings.proposals_in_flight,
+        );
         let hosted = Arc::new(Group {
             id: group,
             node: self.config.id,
+            proposer,
             raft,
             engine,
             clock,

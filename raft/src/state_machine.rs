@@ -7,6 +7,14 @@
 //! the last entry whose effects survived: openraft re-applies from the next
 //! one, never skipping and never applying twice.
 //!
+//! An entry may carry many commands (see [`crate::proposer`]); each is its
+//! own engine commit. The last one records the entry in `raft_applied`; each
+//! one before it records `(entry, commands done)` in `raft_partial` instead.
+//! When the entry is applied again — after a crash between two of its
+//! commits, or on a replica that installed a snapshot taken between them —
+//! the commands already done are skipped. So the rule holds per command:
+//! never skipped, never applied twice.
+//!
 //! Snapshots come for free from MVCC: a snapshot is the engine's state at one
 //! commit timestamp, exported while `apply` goes on committing newer versions,
 //! and its Raft metadata is read from the embedder records *as of that
@@ -27,12 +35,17 @@ use openraft::{EntryPayload, OptionalSend, RaftSnapshotBuilder};
 
 use crate::codec::{decode_io, encode_io};
 use crate::snapshot_file::{SnapshotDir, SnapshotFile};
-use crate::types::{LogId, Response, Snapshot, SnapshotMeta, StoredMembership, TypeConfig};
+use crate::types::{
+    EntryResponses, LogId, Proposal, Response, Snapshot, SnapshotMeta, StoredMembership, TypeConfig,
+};
 
 /// Embedder record: the log id of the last applied entry.
 const APPLIED: &str = "raft_applied";
 /// Embedder record: the last applied membership.
 const MEMBERSHIP: &str = "raft_membership";
+/// Embedder record: `(log id, n)` while the entry after `raft_applied` has
+/// had its first `n` commands applied (and not yet the rest).
+const PARTIAL: &str = "raft_partial";
 
 /// The state machine of one group: an engine plus its snapshot directory.
 #[derive(Clone)]
@@ -71,29 +84,90 @@ impl StateMachineStore {
         Ok((applied, membership))
     }
 
+    /// How many commands of the entry `log_id` a crash or snapshot left
+    /// applied (0 when that entry was not started).
+    fn commands_done(&self, log_id: &LogId) -> io::Result<usize> {
+        let partial: Option<(LogId, usize)> =
+            match self.engine.embedder_record(PARTIAL).map_err(engine_io)? {
+                Some(bytes) => decode_io(&bytes)?,
+                None => None,
+            };
+        Ok(match partial {
+            Some((id, done)) if id == *log_id => done,
+            _ => 0,
+        })
+    }
+
+    /// Applies the commands of one normal entry, each as its own engine
+    /// commit. Only the last commit records the entry as applied; those
+    /// before it record how far into the entry they got, so a restart in the
+    /// middle resumes after the last applied command instead of applying the
+    /// first ones twice.
+    fn apply_proposal(&self, log_id: LogId, proposal: &Proposal) -> io::Result<Vec<Response>> {
+        let count = proposal.commands.len();
+        if count == 0 {
+            self.engine
+                .apply_embedder_records(0, &[(APPLIED, encode_io(&Some(log_id))?)])
+                .map_err(engine_io)?;
+            return Ok(Vec::new());
+        }
+        let done = if count > 1 {
+            self.commands_done(&log_id)?
+        } else {
+            0
+        };
+        let mut responses = Vec::with_capacity(count);
+        // Commands applied before a restart have no one waiting for them.
+        responses.resize(
+            done,
+            Response {
+                commit_ts: 0,
+                result: None,
+            },
+        );
+        for (position, command) in proposal.commands.iter().enumerate().skip(done) {
+            let last = position + 1 == count;
+            let records = if !last {
+                vec![(PARTIAL, encode_io(&Some((log_id, position + 1)))?)]
+            } else if count > 1 {
+                vec![
+                    (APPLIED, encode_io(&Some(log_id))?),
+                    (PARTIAL, encode_io(&None::<(LogId, usize)>)?),
+                ]
+            } else {
+                vec![(APPLIED, encode_io(&Some(log_id))?)]
+            };
+            let out = self
+                .engine
+                .apply_with(command, proposal.stamp, &records)
+                .map_err(engine_io)?;
+            responses.push(Response {
+                commit_ts: out.commit_ts,
+                result: Some(out.result),
+            });
+        }
+        Ok(responses)
+    }
+
     /// Applies one entry and returns what its proposer is told.
-    fn apply_entry(&self, entry: crate::types::Entry) -> io::Result<Response> {
+    fn apply_entry(&self, entry: crate::types::Entry) -> io::Result<EntryResponses> {
         let applied = encode_io(&Some(entry.log_id))?;
+        let no_command = |commit_ts| EntryResponses {
+            responses: vec![Response {
+                commit_ts,
+                result: None,
+            }],
+        };
         match entry.payload {
-            EntryPayload::Normal(proposal) => {
-                let out = self
-                    .engine
-                    .apply_with(&proposal.command, proposal.stamp, &[(APPLIED, applied)])
-                    .map_err(engine_io)?;
-                Ok(Response {
-                    commit_ts: out.commit_ts,
-                    result: Some(out.result),
-                })
-            }
+            EntryPayload::Normal(proposal) => Ok(EntryResponses {
+                responses: self.apply_proposal(entry.log_id, &proposal)?,
+            }),
             EntryPayload::Blank => {
                 let commit_ts = self
                     .engine
                     .apply_embedder_records(0, &[(APPLIED, applied)])
                     .map_err(engine_io)?;
-                Ok(Response {
-                    commit_ts,
-                    result: None,
-                })
+                Ok(no_command(commit_ts))
             }
             EntryPayload::Membership(membership) => {
                 let stored = StoredMembership::new(Some(entry.log_id), membership);
@@ -104,10 +178,7 @@ impl StateMachineStore {
                         &[(APPLIED, applied), (MEMBERSHIP, encode_io(&stored)?)],
                     )
                     .map_err(engine_io)?;
-                Ok(Response {
-                    commit_ts,
-                    result: None,
-                })
+                Ok(no_command(commit_ts))
             }
         }
     }
@@ -225,5 +296,125 @@ impl RaftSnapshotBuilder<TypeConfig> for StateMachineStore {
         })
         .await
         .map_err(io::Error::other)?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+    use lauradb_engine::command::{Command, Namespace, Operation};
+    use openraft::testing::log_id;
+
+    use super::*;
+    use crate::types::Entry;
+
+    fn store() -> (StateMachineStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let snapshots = SnapshotDir::open(dir.path()).unwrap();
+        (
+            StateMachineStore::new(Arc::new(Engine::in_memory()), snapshots),
+            dir,
+        )
+    }
+
+    fn insert(id: i32) -> Command {
+        Command {
+            request: None,
+            now_millis: 0,
+            op: Operation::Insert {
+                ns: Namespace::new("db", "c"),
+                documents: vec![doc! {"_id": id}],
+                ordered: true,
+            },
+        }
+    }
+
+    fn entry(index: u64, commands: Vec<Command>) -> Entry {
+        Entry {
+            log_id: log_id::<TypeConfig>(1, 1, index),
+            payload: EntryPayload::Normal(Proposal { stamp: 0, commands }),
+        }
+    }
+
+    /// True when the response is that of an insert that wrote its document.
+    fn inserted(response: &Response) -> bool {
+        matches!(
+            &response.result,
+            Some(Ok(lauradb_engine::command::Outcome::Inserted { errors, .. })) if errors.is_empty()
+        )
+    }
+
+    fn document_count(store: &StateMachineStore) -> u64 {
+        store
+            .engine
+            .count_documents(
+                &Namespace::new("db", "c"),
+                &doc! {},
+                0,
+                0,
+                lauradb_engine::engine::ReadAt::Latest,
+            )
+            .unwrap()
+    }
+
+    #[test]
+    fn every_command_of_an_entry_gets_its_own_result() {
+        let (store, _dir) = store();
+        let responses = store
+            .apply_entry(entry(1, vec![insert(1), insert(1), insert(2)]))
+            .unwrap()
+            .responses;
+        assert_eq!(responses.len(), 3);
+        assert!(inserted(&responses[0]));
+        // The duplicate fails alone; its neighbours are applied.
+        assert!(!inserted(&responses[1]));
+        assert!(inserted(&responses[2]));
+        assert!(responses[0].commit_ts < responses[2].commit_ts);
+        assert_eq!(document_count(&store), 2);
+        let (applied, _) = store.read_applied(None).unwrap();
+        assert_eq!(applied, Some(log_id::<TypeConfig>(1, 1, 1)));
+    }
+
+    #[test]
+    fn a_half_applied_entry_resumes_after_its_last_applied_command() {
+        let (store, _dir) = store();
+        store.apply_entry(entry(1, vec![insert(100)])).unwrap();
+        // A crash after the first command of entry 2 left exactly what its
+        // commit wrote: the document and the progress record.
+        let second = log_id::<TypeConfig>(1, 1, 2);
+        let progress = encode_io(&Some((second, 1_usize))).unwrap();
+        store
+            .engine
+            .apply_with(&insert(1), 0, &[(PARTIAL, progress)])
+            .unwrap();
+        let (applied, _) = store.read_applied(None).unwrap();
+        assert_eq!(applied, Some(log_id::<TypeConfig>(1, 1, 1)));
+
+        let responses = store
+            .apply_entry(entry(2, vec![insert(1), insert(2), insert(3)]))
+            .unwrap()
+            .responses;
+        // Applying the first command again would have failed as a duplicate.
+        assert_eq!(responses[0].result, None);
+        assert!(inserted(&responses[1]));
+        assert!(inserted(&responses[2]));
+        assert_eq!(document_count(&store), 4);
+        assert_eq!(store.read_applied(None).unwrap().0, Some(second));
+        assert_eq!(store.commands_done(&second).unwrap(), 0);
+    }
+
+    #[test]
+    fn a_snapshot_taken_inside_an_entry_covers_only_the_entry_before() {
+        let (store, _dir) = store();
+        store.apply_entry(entry(1, vec![insert(100)])).unwrap();
+        let responses = store
+            .apply_entry(entry(2, vec![insert(1), insert(2), insert(3)]))
+            .unwrap()
+            .responses;
+        let inside = responses[1].commit_ts;
+        let (applied, _) = store.read_applied(Some(inside)).unwrap();
+        assert_eq!(applied, Some(log_id::<TypeConfig>(1, 1, 1)));
+        let (applied, _) = store.read_applied(Some(responses[2].commit_ts)).unwrap();
+        assert_eq!(applied, Some(log_id::<TypeConfig>(1, 1, 2)));
     }
 }

@@ -1,9 +1,10 @@
 //! The openraft type configuration, and the aliases the rest of LauraDB uses.
 //!
 //! Only this crate names openraft types. A log entry carries a [`Proposal`]:
-//! the engine command plus the leader's timestamp for it (DESIGN.md §3: all
-//! nondeterminism is decided before proposing). Applying it yields a
-//! [`Response`].
+//! one or more engine commands (concurrent writes batched by
+//! [`crate::proposer`]) plus the leader's timestamp for them (DESIGN.md §3:
+//! all nondeterminism is decided before proposing). Applying it yields one
+//! [`Response`] per command, together an [`EntryResponses`].
 
 use std::fmt;
 
@@ -15,29 +16,37 @@ pub type GroupId = u64;
 /// Identifies a node (a process hosting replicas of one or more groups).
 pub type NodeId = u64;
 
-/// What a client write becomes in the log.
+/// What client writes become in the log: commands applied in order, each
+/// as its own engine commit.
 #[derive(Clone, PartialEq, Serialize, Deserialize)]
 pub struct Proposal {
     /// The leader's hybrid-clock reading when it proposed; the engine commits
-    /// at `max(previous + 1, stamp)`.
+    /// each command at `max(previous + 1, stamp)`.
     pub stamp: u64,
-    pub command: Command,
+    pub commands: Vec<Command>,
 }
 
 impl fmt::Debug for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         // Commands can hold whole documents; logs show only their shape.
+        let ops: Vec<(&str, Option<&lauradb_engine::command::RequestId>)> = self
+            .commands
+            .iter()
+            .map(|c| (c.op.name(), c.request.as_ref()))
+            .collect();
         f.debug_struct("Proposal")
             .field("stamp", &self.stamp)
-            .field("op", &self.command.op.name())
-            .field("request", &self.command.request)
+            .field("ops", &ops)
             .finish()
     }
 }
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}@{}", self.command.op.name(), self.stamp)
+        match self.commands.as_slice() {
+            [one] => write!(f, "{}@{}", one.op.name(), self.stamp),
+            many => write!(f, "{} commands@{}", many.len(), self.stamp),
+        }
     }
 }
 
@@ -51,12 +60,20 @@ pub struct Response {
     pub result: Option<CommandResult>,
 }
 
+/// What applying one log entry produced: a [`Response`] per command of a
+/// [`Proposal`], in order (one with no result for blanks and membership
+/// changes).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EntryResponses {
+    pub responses: Vec<Response>,
+}
+
 openraft::declare_raft_types!(
     /// LauraDB's Raft types: u64 node ids, nodes addressed by their gRPC
     /// address, engine commands as application data.
     pub TypeConfig:
         D = Proposal,
-        R = Response,
+        R = EntryResponses,
         NodeId = NodeId,
         Node = openraft::BasicNode,
 );

@@ -483,3 +483,36 @@ async fn concurrent_writes_through_one_client_are_all_applied() {
     );
     assert_eq!(all.len(), 160);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_writes_share_log_entries_and_reach_every_replica() {
+    // With one entry in flight at a time, writes that arrive meanwhile wait
+    // and go together in the next entry.
+    let settings = RaftSettings {
+        proposals_in_flight: 1,
+        ..fast_settings()
+    };
+    let cluster = Cluster::start(3, settings).await;
+    let client = cluster.client();
+    let leader = cluster.leader().await;
+    let before = cluster.status(leader).last_log_index.unwrap_or(0);
+    let writers: Vec<_> = (0..64_i64)
+        .map(|w| {
+            let client = client.clone();
+            tokio::spawn(async move { insert_all(&client, (0..5).map(|i| w * 100 + i)).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("every write applied");
+    }
+    let entries = cluster.status(leader).last_log_index.unwrap_or(0) - before;
+    assert!(
+        entries < 320,
+        "320 concurrent writes took {entries} log entries: no batching"
+    );
+    for id in cluster.running() {
+        cluster.caught_up(id).await;
+        let ids = cluster.local_ids(id).await;
+        assert_eq!(ids.len(), 320, "node {id} has {} documents", ids.len());
+    }
+}

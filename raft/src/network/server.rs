@@ -270,7 +270,7 @@ impl GroupService for NodeServer {
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
         let (group, command) = self.open(request.group, request.target, &request.payload)?;
-        self.group_reply(group.write(command).await)
+        self.group_reply(group.write(command, request.payload.len()).await)
     }
 
     async fn read(
