@@ -8,10 +8,11 @@
 //! engine remembers the last result per session, so a write whose first
 //! attempt did commit (but whose reply was lost to a leader change) is not
 //! applied twice. A write that runs out of time is *indeterminate*
-//! ([`ClientError::Unavailable`]), never reported as failed.
+//! ([`ClientError::Unavailable`]), never reported as failed. Concurrent
+//! writes share their first attempt's RPC (see [`crate::coalescer`]).
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use lauradb_engine::command::{Command, RequestId};
@@ -22,6 +23,7 @@ use lauradb_proto::shard::group_service_client::GroupServiceClient;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::coalescer::{Attempt, Coalescer};
 use crate::codec::{decode, encode};
 use crate::error::ClientError;
 use crate::group::{AdminReply, AdminRequest, ReadCall, ReadConsistency};
@@ -29,7 +31,7 @@ use crate::network::ChannelPool;
 use crate::types::{GroupId, NodeId, Response};
 
 /// Per-attempt RPC timeout.
-const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+pub(crate) const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Talks to one node.
 #[derive(Clone)]
@@ -42,6 +44,7 @@ pub struct NodeClient {
 #[derive(Clone, Copy)]
 enum Rpc {
     Write,
+    WriteBatch,
     Read,
     Admin,
 }
@@ -61,6 +64,17 @@ impl NodeClient {
         group: GroupId,
         request: &Req,
     ) -> Result<Resp, ClientError> {
+        let payload = encode(request).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        self.call_encoded(rpc, group, payload).await
+    }
+
+    /// One RPC with an already encoded payload.
+    async fn call_encoded<Resp: DeserializeOwned>(
+        &self,
+        rpc: Rpc,
+        group: GroupId,
+        payload: Vec<u8>,
+    ) -> Result<Resp, ClientError> {
         let unavailable = |reason: String| ClientError::Unavailable { group, reason };
         let channel = self
             .pool
@@ -69,7 +83,6 @@ impl NodeClient {
         let mut client = GroupServiceClient::new(channel)
             .max_decoding_message_size(256 << 20)
             .max_encoding_message_size(256 << 20);
-        let payload = encode(request).map_err(|e| ClientError::BadRequest(e.to_string()))?;
         let mut request = tonic::Request::new(GroupRequest {
             group,
             target: self.node,
@@ -78,6 +91,7 @@ impl NodeClient {
         request.set_timeout(ATTEMPT_TIMEOUT);
         let reply = match rpc {
             Rpc::Write => client.write(request).await,
+            Rpc::WriteBatch => client.write_batch(request).await,
             Rpc::Read => client.read(request).await,
             Rpc::Admin => client.admin(request).await,
         }
@@ -108,6 +122,16 @@ impl NodeClient {
         self.call(Rpc::Write, group, command).await
     }
 
+    /// Proposes many commands on this node in one call; `payload` is an rmp
+    /// array of encoded commands. One result per command, in order.
+    pub(crate) async fn write_batch_encoded(
+        &self,
+        group: GroupId,
+        payload: Vec<u8>,
+    ) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
+        self.call_encoded(Rpc::WriteBatch, group, payload).await
+    }
+
     /// Runs a read on this node.
     pub async fn read(&self, group: GroupId, call: &ReadCall) -> Result<ReadOutput, ClientError> {
         self.call(Rpc::Read, group, call).await
@@ -136,6 +160,9 @@ pub struct GroupClient {
     /// numbers reach the engine in order; the pool grows to the client's
     /// peak concurrency.
     sessions: Mutex<Vec<(u128, u64)>>,
+    /// Sends first attempts of concurrent writes together (started on the
+    /// first write, on that caller's runtime).
+    coalescer: OnceLock<Coalescer>,
     /// How long one call keeps retrying before giving up.
     pub deadline: Duration,
 }
@@ -162,6 +189,7 @@ impl GroupClient {
             members: Mutex::new(members),
             preferred: AtomicUsize::new(0),
             sessions: Mutex::new(Vec::new()),
+            coalescer: OnceLock::new(),
             deadline: Duration::from_secs(15),
         })
     }
@@ -274,11 +302,7 @@ impl GroupClient {
                 Some((session, last_seq + 1))
             }
         };
-        let group = self.group;
-        let command = &command;
-        let result = self
-            .with_leader(|node| async move { node.write(group, command).await })
-            .await;
+        let result = self.write_with_request_id(&command).await;
         if let Some(session) = borrowed {
             // Whatever happened, the session's next request gets a higher
             // number, so its requests reach the engine in order.
@@ -288,6 +312,28 @@ impl GroupClient {
                 .push(session);
         }
         result
+    }
+
+    /// The first attempt goes with whatever other writes are queued (see
+    /// [`crate::coalescer`]); retries go one by one through the leader.
+    async fn write_with_request_id(&self, command: &Command) -> Result<Response, ClientError> {
+        let encoded = encode(command).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+        let target = {
+            let first = self.target(0);
+            (first.node, first.addr)
+        };
+        let coalescer = self
+            .coalescer
+            .get_or_init(|| Coalescer::start(self.group, self.pool.clone()));
+        match coalescer.attempt(encoded, target).await {
+            Attempt::Done(result) => return result,
+            Attempt::Retry { hint: Some(leader) } => self.prefer(&leader),
+            Attempt::Retry { hint: None } => {}
+        }
+        metrics::counter!("lauradb_raft_client_batch_retries_total").increment(1);
+        let group = self.group;
+        self.with_leader(|node| async move { node.write(group, command).await })
+            .await
     }
 
     /// Reads through the leader (`Linearizable`, `Local`) or the preferred

@@ -27,10 +27,12 @@
 //! * `proposer` — batches concurrent writes into one log entry.
 //! * [`node`] — a process hosting many groups on one port.
 //! * [`client`] — leader-following, exactly-once-retrying client.
+//! * `coalescer` — the client's concurrent writes share one RPC.
 //! * [`clock`] — the hybrid logical clock that stamps proposals.
 
 pub mod client;
 pub mod clock;
+mod coalescer;
 mod codec;
 pub mod error;
 pub mod group;

@@ -516,3 +516,34 @@ async fn concurrent_writes_share_log_entries_and_reach_every_replica() {
         assert_eq!(ids.len(), 320, "node {id} has {} documents", ids.len());
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn batched_writes_sent_to_a_follower_find_the_leader() {
+    // The client's first guess is a follower: every write of the first
+    // batches is answered "not the leader" and retried on its own, once.
+    let cluster = Cluster::start(3, fast_settings()).await;
+    let leader = cluster.leader().await;
+    let mut members: Vec<(lauradb_raft::NodeId, String)> = cluster
+        .nodes
+        .values()
+        .map(|n| (n.id, n.addr.clone()))
+        .collect();
+    members.sort_by_key(|(id, _)| *id == leader);
+    let client = lauradb_raft::GroupClient::new(GROUP, members, cluster.pool.clone());
+    let writers: Vec<_> = (0..16_i64)
+        .map(|w| {
+            let client = client.clone();
+            tokio::spawn(async move { insert_all(&client, (0..3).map(|i| w * 100 + i)).await })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.expect("every write applied");
+    }
+    let all = ids_of(
+        client
+            .read(find_all(), ReadConsistency::Linearizable)
+            .await
+            .unwrap(),
+    );
+    assert_eq!(all.len(), 48);
+}

@@ -24,7 +24,8 @@ use crate::error::ClientError;
 use crate::group::{AdminRequest, Group, ReadCall};
 use crate::node::RaftNode;
 use crate::snapshot_file::SnapshotFile;
-use crate::types::{Snapshot, Vote};
+use crate::types::{Response, Snapshot, Vote};
+use lauradb_engine::command::Command;
 
 const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
@@ -271,6 +272,25 @@ impl GroupService for NodeServer {
         let request = request.into_inner();
         let (group, command) = self.open(request.group, request.target, &request.payload)?;
         self.group_reply(group.write(command, request.payload.len()).await)
+    }
+
+    async fn write_batch(
+        &self,
+        request: Request<GroupRequest>,
+    ) -> Result<tonic::Response<GroupReply>, Status> {
+        let request = request.into_inner();
+        let (group, commands): (_, Vec<Command>) =
+            self.open(request.group, request.target, &request.payload)?;
+        // Every command joins the group's proposer queue in order (join_all
+        // polls them in order), so they share log entries.
+        let each_len = request.payload.len() / commands.len().max(1);
+        let results: Vec<Result<Response, ClientError>> = futures::future::join_all(
+            commands
+                .into_iter()
+                .map(|command| group.write(command, each_len)),
+        )
+        .await;
+        self.group_reply(Ok::<_, ClientError>(results))
     }
 
     async fn read(
