@@ -123,6 +123,8 @@ pub struct Group {
     pub(crate) snapshots: crate::snapshot_file::SnapshotDir,
     pub(crate) pool: ChannelPool,
     pub(crate) proposer: Proposer,
+    /// What the background MVCC collection removed so far.
+    pub gc: Arc<crate::gc::GcTotals>,
 }
 
 /// "Not the leader" (with openraft's hint) or "unavailable".

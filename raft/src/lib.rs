@@ -25,6 +25,7 @@
 //! * [`group`] — one hosted replica: write, read at a consistency level,
 //!   admin actions, status.
 //! * `proposer` — batches concurrent writes into one log entry.
+//! * [`gc`] — removes MVCC versions no read can see any more.
 //! * [`node`] — a process hosting many groups on one port.
 //! * [`client`] — leader-following, exactly-once-retrying client.
 //! * `coalescer` — the client's concurrent writes share one RPC.
@@ -35,6 +36,7 @@ pub mod clock;
 mod coalescer;
 mod codec;
 pub mod error;
+pub mod gc;
 pub mod group;
 pub mod log_store;
 pub mod metrics;

@@ -47,6 +47,12 @@ pub struct RaftSettings {
     /// together in the next entry (see `proposer`): fewer slots, bigger
     /// batches.
     pub proposals_in_flight: usize,
+    /// How often each replica removes MVCC versions no read can see (see
+    /// `gc`); rounds with no new commits are skipped.
+    pub gc_every: Duration,
+    /// How far back reads at a past timestamp stay possible: versions newer
+    /// than `latest commit - gc_retention` are kept.
+    pub gc_retention: Duration,
 }
 
 impl Default for RaftSettings {
@@ -58,6 +64,8 @@ impl Default for RaftSettings {
             snapshot_every_entries: 50_000,
             keep_entries_after_snapshot: 5_000,
             proposals_in_flight: 2,
+            gc_every: Duration::from_secs(30),
+            gc_retention: Duration::from_secs(5),
         }
     }
 }
@@ -233,6 +241,7 @@ impl RaftNode {
             id: group,
             node: self.config.id,
             proposer,
+            gc: Default::default(),
             raft,
             engine,
             clock,
@@ -240,6 +249,11 @@ impl RaftNode {
             pool: self.pool.clone(),
         });
         crate::metrics::watch_group(&hosted);
+        crate::gc::start(
+            Arc::downgrade(&hosted),
+            settings.gc_every,
+            settings.gc_retention,
+        );
         self.groups
             .write()
             .unwrap_or_else(|e| e.into_inner())

@@ -547,3 +547,34 @@ async fn batched_writes_sent_to_a_follower_find_the_leader() {
     );
     assert_eq!(all.len(), 48);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_replica_collects_versions_no_read_can_see() {
+    let settings = RaftSettings {
+        gc_every: Duration::from_millis(100),
+        gc_retention: Duration::ZERO,
+        ..fast_settings()
+    };
+    let cluster = Cluster::start(3, settings).await;
+    let client = cluster.client();
+    // Each write supersedes the previous `raft_applied` record and its
+    // session's previous result: old versions for the collector.
+    insert_all(&client, 0..30).await;
+    for id in cluster.running() {
+        let group = cluster.node(id).group(GROUP).expect("group");
+        wait_for(
+            "old versions to be collected",
+            Duration::from_secs(20),
+            || {
+                let removed = group
+                    .gc
+                    .versions_removed
+                    .load(std::sync::atomic::Ordering::Relaxed);
+                async move { (removed >= 30).then_some(()) }
+            },
+        )
+        .await;
+        cluster.caught_up(id).await;
+        assert_eq!(cluster.local_ids(id).await, (0..30).collect::<Vec<_>>());
+    }
+}
