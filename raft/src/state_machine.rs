@@ -8,12 +8,15 @@
 //! one, never skipping and never applying twice.
 //!
 //! An entry may carry many commands (see [`crate::proposer`]); each is its
-//! own engine commit. The last one records the entry in `raft_applied`; each
-//! one before it records `(entry, commands done)` in `raft_partial` instead.
-//! When the entry is applied again — after a crash between two of its
-//! commits, or on a replica that installed a snapshot taken between them —
-//! the commands already done are skipped. So the rule holds per command:
-//! never skipped, never applied twice.
+//! own engine commit. The last one records the entry in `raft_applied`. One
+//! before it records `(entry, commands done)` in `raft_partial` if it has no
+//! request id; one with a request id needs no record, because the engine
+//! answers a repeated request from the session's stored result without
+//! applying it again (DESIGN.md §3, exactly-once). When the entry is applied
+//! again — after a crash between two of its commits, or on a replica that
+//! installed a snapshot taken between them — the commands `raft_partial`
+//! counts are skipped and the rest are either new or answered from their
+//! session. So the rule holds per command: never skipped, never applied twice.
 //!
 //! Snapshots come for free from MVCC: a snapshot is the engine's state at one
 //! commit timestamp, exported while `apply` goes on committing newer versions,
@@ -99,10 +102,12 @@ impl StateMachineStore {
     }
 
     /// Applies the commands of one normal entry, each as its own engine
-    /// commit. Only the last commit records the entry as applied; those
-    /// before it record how far into the entry they got, so a restart in the
-    /// middle resumes after the last applied command instead of applying the
-    /// first ones twice.
+    /// commit. Only the last commit records the entry as applied. A command
+    /// before it records how far into the entry it got (`raft_partial`) —
+    /// unless it carries a request id: applied again, such a command is
+    /// answered from its session record without any effect, so it needs no
+    /// progress record of its own. Either way a restart in the middle of an
+    /// entry never applies a command twice.
     fn apply_proposal(&self, log_id: LogId, proposal: &Proposal) -> io::Result<Vec<Response>> {
         let count = proposal.commands.len();
         if count == 0 {
@@ -125,18 +130,19 @@ impl StateMachineStore {
                 result: None,
             },
         );
+        // Whether a progress record of this entry exists and must be cleared.
+        let mut progress_recorded = done > 0;
         for (position, command) in proposal.commands.iter().enumerate().skip(done) {
-            let last = position + 1 == count;
-            let records = if !last {
-                vec![(PARTIAL, encode_io(&Some((log_id, position + 1)))?)]
-            } else if count > 1 {
-                vec![
-                    (APPLIED, encode_io(&Some(log_id))?),
-                    (PARTIAL, encode_io(&None::<(LogId, usize)>)?),
-                ]
-            } else {
-                vec![(APPLIED, encode_io(&Some(log_id))?)]
-            };
+            let mut records = Vec::new();
+            if position + 1 == count {
+                records.push((APPLIED, encode_io(&Some(log_id))?));
+                if progress_recorded {
+                    records.push((PARTIAL, encode_io(&None::<(LogId, usize)>)?));
+                }
+            } else if command.request.is_none() {
+                records.push((PARTIAL, encode_io(&Some((log_id, position + 1)))?));
+                progress_recorded = true;
+            }
             let out = self
                 .engine
                 .apply_with(command, proposal.stamp, &records)
@@ -401,6 +407,35 @@ mod tests {
         assert_eq!(document_count(&store), 4);
         assert_eq!(store.read_applied(None).unwrap().0, Some(second));
         assert_eq!(store.commands_done(&second).unwrap(), 0);
+    }
+
+    #[test]
+    fn commands_with_request_ids_need_no_progress_record() {
+        let (store, _dir) = store();
+        store.apply_entry(entry(1, vec![insert(100)])).unwrap();
+        let with_id = |id: i32, session: u128| Command {
+            request: Some(lauradb_engine::command::RequestId { session, seq: 1 }),
+            ..insert(id)
+        };
+        // A crash after the first command of entry 2, which wrote no
+        // progress record: only its document and its session's result.
+        store.engine.apply_with(&with_id(1, 7), 0, &[]).unwrap();
+        assert_eq!(
+            store.commands_done(&log_id::<TypeConfig>(1, 1, 2)).unwrap(),
+            0
+        );
+        let responses = store
+            .apply_entry(entry(2, vec![with_id(1, 7), with_id(2, 8), with_id(3, 9)]))
+            .unwrap()
+            .responses;
+        // The first is answered from its session (as inserted), not applied
+        // again (which would have failed as a duplicate).
+        assert!(responses.iter().all(inserted));
+        assert_eq!(document_count(&store), 4);
+        assert_eq!(
+            store.read_applied(None).unwrap().0,
+            Some(log_id::<TypeConfig>(1, 1, 2))
+        );
     }
 
     #[test]
