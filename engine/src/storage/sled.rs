@@ -100,7 +100,10 @@ impl SledStore {
         let config = sled::Config::new()
             .path(path.as_ref())
             .cache_capacity(options.cache_capacity_bytes)
-            .flush_every_ms(options.flush_every_ms);
+            .flush_every_ms(options.flush_every_ms)
+            // Less eager segment cleaning: more disk space, fewer rewrites
+            // (+8% Raft writes/s with the write-behind engine, docs/benchmarks.md).
+            .mode(sled::Mode::HighThroughput);
         let mut store = Self::init(open_db(&config)?)?;
         store.disk = Some(super::DiskSync::open(path.as_ref())?);
         Ok(store)
