@@ -466,21 +466,8 @@ async fn concurrent_writes_through_one_client_are_all_applied() {
     // or the engine would refuse out-of-order sequence numbers as stale.
     let cluster = Cluster::start(3, fast_settings()).await;
     let client = cluster.client();
-    let writers: Vec<_> = (0..32_i64)
-        .map(|w| {
-            let client = client.clone();
-            tokio::spawn(async move { insert_all(&client, (0..5).map(|i| w * 100 + i)).await })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.expect("every write applied");
-    }
-    let all = ids_of(
-        client
-            .read(find_all(), ReadConsistency::Linearizable)
-            .await
-            .unwrap(),
-    );
+    write_concurrently(&client, 32, 5).await;
+    let all = read_all(&client).await;
     assert_eq!(all.len(), 160);
 }
 
@@ -496,15 +483,7 @@ async fn concurrent_writes_share_log_entries_and_reach_every_replica() {
     let client = cluster.client();
     let leader = cluster.leader().await;
     let before = cluster.status(leader).last_log_index.unwrap_or(0);
-    let writers: Vec<_> = (0..64_i64)
-        .map(|w| {
-            let client = client.clone();
-            tokio::spawn(async move { insert_all(&client, (0..5).map(|i| w * 100 + i)).await })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.expect("every write applied");
-    }
+    write_concurrently(&client, 64, 5).await;
     let entries = cluster.status(leader).last_log_index.unwrap_or(0) - before;
     assert!(
         entries < 320,
@@ -530,21 +509,8 @@ async fn batched_writes_sent_to_a_follower_find_the_leader() {
         .collect();
     members.sort_by_key(|(id, _)| *id == leader);
     let client = lauradb_raft::GroupClient::new(GROUP, members, cluster.pool.clone());
-    let writers: Vec<_> = (0..16_i64)
-        .map(|w| {
-            let client = client.clone();
-            tokio::spawn(async move { insert_all(&client, (0..3).map(|i| w * 100 + i)).await })
-        })
-        .collect();
-    for writer in writers {
-        writer.await.expect("every write applied");
-    }
-    let all = ids_of(
-        client
-            .read(find_all(), ReadConsistency::Linearizable)
-            .await
-            .unwrap(),
-    );
+    write_concurrently(&client, 16, 3).await;
+    let all = read_all(&client).await;
     assert_eq!(all.len(), 48);
 }
 

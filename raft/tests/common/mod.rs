@@ -294,3 +294,29 @@ pub async fn insert_all(client: &GroupClient, ids: impl IntoIterator<Item = i64>
         }
     }
 }
+
+/// `writers` concurrent tasks on one client, writer `w` inserting ids
+/// `w * 100 .. w * 100 + per_writer`; returns once every write is applied.
+pub async fn write_concurrently(client: &Arc<GroupClient>, writers: i64, per_writer: i64) {
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let client = client.clone();
+            tokio::spawn(
+                async move { insert_all(&client, (0..per_writer).map(|i| w * 100 + i)).await },
+            )
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("every write applied");
+    }
+}
+
+/// Every id in the collection, read linearizably through the leader.
+pub async fn read_all(client: &GroupClient) -> Vec<i64> {
+    ids_of(
+        client
+            .read(find_all(), ReadConsistency::Linearizable)
+            .await
+            .unwrap(),
+    )
+}
