@@ -18,10 +18,10 @@
 //!   payload is an rmp array header followed by those bytes.
 //! * **No added wait.** A write that finds a free slot is sent at once.
 
-use std::sync::Arc;
+use tokio::sync::{mpsc, oneshot};
 
-use tokio::sync::{Semaphore, mpsc, oneshot};
-
+use crate::batching::{BatchQueue, Batchable};
+use crate::client::NodeClient;
 use crate::error::ClientError;
 use crate::network::ChannelPool;
 use crate::types::{GroupId, NodeId, Response};
@@ -49,7 +49,7 @@ struct Queued {
 
 /// The coalescer of one [`GroupClient`](crate::GroupClient).
 pub(crate) struct Coalescer {
-    queue: mpsc::UnboundedSender<(Queued, (NodeId, String))>,
+    queue: mpsc::UnboundedSender<ForNode>,
 }
 
 impl Coalescer {
@@ -61,9 +61,7 @@ impl Coalescer {
             Sender {
                 group,
                 pool,
-                rx,
-                slots: Arc::new(Semaphore::new(RPCS_IN_FLIGHT)),
-                carried: None,
+                queue: BatchQueue::new(rx, RPCS_IN_FLIGHT, MAX_COMMANDS, MAX_BYTES),
             }
             .run(),
         );
@@ -76,7 +74,10 @@ impl Coalescer {
         let (reply, answer) = oneshot::channel();
         if self
             .queue
-            .send((Queued { encoded, reply }, target))
+            .send(ForNode {
+                queued: Queued { encoded, reply },
+                target,
+            })
             .is_err()
         {
             return Attempt::Retry { hint: None };
@@ -85,53 +86,38 @@ impl Coalescer {
     }
 }
 
+/// A queued write and the node it is meant for.
+struct ForNode {
+    queued: Queued,
+    target: (NodeId, String),
+}
+
+impl Batchable for ForNode {
+    fn bytes(&self) -> usize {
+        self.queued.encoded.len()
+    }
+    fn joins(&self, first: &Self) -> bool {
+        self.target == first.target
+    }
+}
+
 struct Sender {
     group: GroupId,
     pool: ChannelPool,
-    rx: mpsc::UnboundedReceiver<(Queued, (NodeId, String))>,
-    slots: Arc<Semaphore>,
-    carried: Option<(Queued, (NodeId, String))>,
+    queue: BatchQueue<ForNode>,
 }
 
 impl Sender {
     async fn run(mut self) {
-        loop {
-            let first = match self.carried.take() {
-                Some(first) => first,
-                None => match self.rx.recv().await {
-                    Some(first) => first,
-                    None => return,
-                },
-            };
-            let Ok(slot) = self.slots.clone().acquire_owned().await else {
-                return;
-            };
-            let (target, batch) = self.fill(first);
+        while let Some((slot, batch)) = self.queue.next().await {
             let (group, pool) = (self.group, self.pool.clone());
+            let target = batch[0].target.clone();
+            let batch = batch.into_iter().map(|b| b.queued).collect();
             tokio::spawn(async move {
                 send(group, pool, target, batch).await;
                 drop(slot);
             });
         }
-    }
-
-    /// `first` and what else is queued for the same node, within limits.
-    fn fill(&mut self, first: (Queued, (NodeId, String))) -> ((NodeId, String), Vec<Queued>) {
-        let (queued, target) = first;
-        let mut bytes = queued.encoded.len();
-        let mut batch = vec![queued];
-        while batch.len() < MAX_COMMANDS {
-            let Ok((next, next_target)) = self.rx.try_recv() else {
-                break;
-            };
-            if next_target != target || bytes + next.encoded.len() > MAX_BYTES {
-                self.carried = Some((next, next_target));
-                break;
-            }
-            bytes += next.encoded.len();
-            batch.push(next);
-        }
-        (target, batch)
     }
 }
 
@@ -145,7 +131,11 @@ async fn send(group: GroupId, pool: ChannelPool, target: (NodeId, String), batch
     for queued in &batch {
         payload.extend_from_slice(&queued.encoded);
     }
-    match call(group, &pool, &target, payload).await {
+    let (node, addr) = target;
+    match NodeClient::new(pool, node, addr)
+        .write_batch_encoded(group, payload)
+        .await
+    {
         Ok(results) if results.len() == batch.len() => {
             for (queued, result) in batch.into_iter().zip(results) {
                 let _ = queued.reply.send(classify(result));
@@ -172,15 +162,4 @@ fn retry_all(batch: Vec<Queued>, hint: Option<(NodeId, String)>) {
     for queued in batch {
         let _ = queued.reply.send(Attempt::Retry { hint: hint.clone() });
     }
-}
-
-async fn call(
-    group: GroupId,
-    pool: &ChannelPool,
-    (node, addr): &(NodeId, String),
-    payload: Vec<u8>,
-) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
-    crate::client::NodeClient::new(pool.clone(), *node, addr.clone())
-        .write_batch_encoded(group, payload)
-        .await
 }

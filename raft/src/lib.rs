@@ -25,12 +25,14 @@
 //! * [`group`] — one hosted replica: write, read at a consistency level,
 //!   admin actions, status.
 //! * `proposer` — batches concurrent writes into one log entry.
+//! * `batching` — the queue both the proposer and the coalescer drain.
 //! * [`gc`] — removes MVCC versions no read can see any more.
 //! * [`node`] — a process hosting many groups on one port.
 //! * [`client`] — leader-following, exactly-once-retrying client.
 //! * `coalescer` — the client's concurrent writes share one RPC.
 //! * [`clock`] — the hybrid logical clock that stamps proposals.
 
+mod batching;
 pub mod client;
 pub mod clock;
 mod coalescer;

@@ -38,7 +38,9 @@ use std::time::Instant;
 use lauradb_engine::command::Command;
 use openraft::error::RaftError;
 use openraft::raft::responder::ProgressResponder;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::batching::{BatchQueue, Batchable};
 
 use crate::clock::HybridClock;
 use crate::error::ClientError;
@@ -77,9 +79,7 @@ impl Proposer {
             group,
             raft,
             clock,
-            rx,
-            slots: Arc::new(Semaphore::new(in_flight.max(1))),
-            carried: None,
+            queue: BatchQueue::new(rx, in_flight, MAX_COMMANDS, MAX_BYTES),
         };
         tokio::spawn(batcher.run());
         Proposer { group, queue }
@@ -107,53 +107,26 @@ impl Proposer {
     }
 }
 
+impl Batchable for Pending {
+    fn bytes(&self) -> usize {
+        self.encoded_len
+    }
+}
+
 /// Forms entries from the queue and proposes them.
 struct Batcher {
     group: GroupId,
     raft: Raft,
     clock: Arc<HybridClock>,
-    rx: mpsc::UnboundedReceiver<Pending>,
-    /// Pipeline slots: one per entry proposed and not yet applied.
-    slots: Arc<Semaphore>,
-    /// A write taken from the queue that did not fit the previous entry.
-    carried: Option<Pending>,
+    /// One slot per entry proposed and not yet applied.
+    queue: BatchQueue<Pending>,
 }
 
 impl Batcher {
     async fn run(mut self) {
-        loop {
-            let first = match self.carried.take() {
-                Some(pending) => pending,
-                None => match self.rx.recv().await {
-                    Some(pending) => pending,
-                    None => return,
-                },
-            };
-            // Waiting here is what makes batches: the queue fills meanwhile.
-            let Ok(slot) = self.slots.clone().acquire_owned().await else {
-                return;
-            };
-            let batch = self.fill(first);
+        while let Some((slot, batch)) = self.queue.next().await {
             self.propose(batch, slot).await;
         }
-    }
-
-    /// `first` plus whatever else is queued, within the entry's limits.
-    fn fill(&mut self, first: Pending) -> Vec<Pending> {
-        let mut bytes = first.encoded_len;
-        let mut batch = vec![first];
-        while batch.len() < MAX_COMMANDS {
-            let Ok(next) = self.rx.try_recv() else {
-                break;
-            };
-            if bytes + next.encoded_len > MAX_BYTES {
-                self.carried = Some(next);
-                break;
-            }
-            bytes += next.encoded_len;
-            batch.push(next);
-        }
-        batch
     }
 
     /// Hands one entry to openraft (in formation order) and lets a task wait
