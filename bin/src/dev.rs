@@ -39,6 +39,7 @@ pub struct DevCluster {
 pub struct DevOptions {
     pub data_dir: PathBuf,
     pub ephemeral: bool,
+    pub engine_storage: EngineStorage,
     pub shards: u64,
     pub replicas: u64,
     pub cache_bytes: u64,
@@ -119,11 +120,7 @@ impl DevCluster {
         let mut nodes = Vec::new();
         for (id, listener) in listeners {
             let mut config = NodeConfig::new(id, root.join(format!("node-{id}")));
-            config.engine_storage = if options.ephemeral {
-                EngineStorage::Memory
-            } else {
-                EngineStorage::WriteBehind
-            };
+            config.engine_storage = options.engine_storage;
             config.engine_cache_bytes = per_group_cache;
             config.log_cache_bytes = per_group_cache;
             let node = RaftNode::open(config).map_err(|e| format!("node {id}: {e}"))?;

@@ -76,6 +76,11 @@ struct DevArgs {
     /// Storage cache size in MiB.
     #[arg(long, default_value_t = 256, env = "LAURA_CACHE_MB")]
     cache_mb: u64,
+    /// How each replica's engine keeps its data: `memory` (durable through
+    /// the Raft log and snapshot files; fastest), `write-behind` (memory
+    /// mirror written to sled in the background) or `sled`.
+    #[arg(long, default_value = "memory", env = "LAURA_ENGINE_STORAGE")]
+    engine_storage: lauradb_raft::EngineStorage,
     /// Accepted API key (repeatable). Without any, the API is open.
     #[arg(long = "api-key", env = "LAURA_API_KEYS", value_delimiter = ',')]
     api_keys: Vec<String>,
@@ -131,6 +136,7 @@ async fn dev(args: DevArgs) -> Result<(), String> {
         shards: args.shards,
         replicas: args.replicas,
         cache_bytes: args.cache_mb * 1024 * 1024,
+        engine_storage: args.engine_storage,
         shard_new_collections: args.shard_new_collections.shard_key(),
     })
     .await?;

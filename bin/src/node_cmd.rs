@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use lauradb_raft::{AdminRequest, NodeClient, NodeConfig, RaftNode};
+use lauradb_raft::{AdminRequest, EngineStorage, NodeClient, NodeConfig, RaftNode};
 use serde::Deserialize;
 
 use crate::settings::{parse_groups, parse_members};
@@ -49,6 +49,10 @@ pub struct NodeArgs {
     /// Storage cache per group, MiB (default 64).
     #[arg(long, env = "LAURA_CACHE_MB")]
     pub cache_mb: Option<u64>,
+    /// How each replica's engine keeps its data: `memory` (default; durable
+    /// through the Raft log and snapshot files), `write-behind` or `sled`.
+    #[arg(long, env = "LAURA_ENGINE_STORAGE")]
+    pub engine_storage: Option<String>,
 }
 
 /// The same settings, as a TOML file spells them.
@@ -63,6 +67,7 @@ struct NodeFile {
     peers: Option<String>,
     bootstrap: Option<bool>,
     cache_mb: Option<u64>,
+    engine_storage: Option<String>,
 }
 
 /// Fully resolved node settings.
@@ -76,6 +81,7 @@ pub struct NodeSettings {
     pub peers: Option<std::collections::BTreeMap<u64, String>>,
     pub bootstrap: bool,
     pub cache_mb: u64,
+    pub engine_storage: EngineStorage,
 }
 
 impl NodeArgs {
@@ -125,6 +131,12 @@ impl NodeArgs {
             peers,
             bootstrap,
             cache_mb: self.cache_mb.or(file.cache_mb).unwrap_or(64),
+            engine_storage: self
+                .engine_storage
+                .or(file.engine_storage)
+                .map(|text| text.parse())
+                .transpose()?
+                .unwrap_or_default(),
         })
     }
 }
@@ -135,6 +147,7 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     let mut config = NodeConfig::new(settings.id, &settings.data_dir);
     config.engine_cache_bytes = settings.cache_mb << 20;
     config.log_cache_bytes = settings.cache_mb << 20;
+    config.engine_storage = settings.engine_storage;
     let node = RaftNode::open(config)
         .map_err(|e| format!("cannot open {}: {e}", settings.data_dir.display()))?;
     for &group in &settings.groups {
@@ -283,5 +296,33 @@ mod tests {
         .resolve()
         .unwrap_err();
         assert!(error.contains("does not list this node"), "{error}");
+        let error = NodeArgs {
+            id: Some(1),
+            engine_storage: Some("rocksdb".into()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(
+            error.contains("unknown engine storage 'rocksdb'"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn engine_storage_defaults_to_memory_and_is_settable() {
+        let resolve = |storage: Option<&str>| {
+            NodeArgs {
+                id: Some(1),
+                engine_storage: storage.map(String::from),
+                ..Default::default()
+            }
+            .resolve()
+            .unwrap()
+            .engine_storage
+        };
+        assert_eq!(resolve(None), EngineStorage::Memory);
+        assert_eq!(resolve(Some("write-behind")), EngineStorage::WriteBehind);
+        assert_eq!(resolve(Some("sled")), EngineStorage::Sled);
     }
 }

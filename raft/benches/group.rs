@@ -76,8 +76,8 @@ async fn start_cluster(
         let mut config = NodeConfig::new(id, root.join(format!("node-{id}")));
         config.engine_storage = match std::env::var("LAURA_BENCH_ENGINE").as_deref() {
             Ok("sled") => EngineStorage::Sled,
-            Ok("memory") => EngineStorage::Memory,
-            _ => EngineStorage::WriteBehind,
+            Ok("writebehind") => EngineStorage::WriteBehind,
+            _ => EngineStorage::Memory,
         };
         if let Some(in_flight) = options.in_flight {
             config.raft.proposals_in_flight = in_flight;

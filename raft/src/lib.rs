@@ -27,12 +27,14 @@
 //! * `proposer` — batches concurrent writes into one log entry.
 //! * `batching` — the queue both the proposer and the coalescer drain.
 //! * [`gc`] — removes MVCC versions no read can see any more.
+//! * `checkpoint` — builds a snapshot once the log grew by enough bytes.
 //! * [`node`] — a process hosting many groups on one port.
 //! * [`client`] — leader-following, exactly-once-retrying client.
 //! * `coalescer` — the client's concurrent writes share one RPC.
 //! * [`clock`] — the hybrid logical clock that stamps proposals.
 
 mod batching;
+mod checkpoint;
 pub mod client;
 pub mod clock;
 mod coalescer;

@@ -30,6 +30,7 @@ use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use lauradb_engine::storage::DiskSync;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
@@ -108,6 +109,7 @@ impl LogDb {
             log,
             meta,
             flusher: self.flusher.clone(),
+            appended_bytes: Arc::default(),
         })
     }
 
@@ -157,6 +159,9 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     flusher: mpsc::UnboundedSender<IOFlushed<TypeConfig>>,
+    /// Bytes of entries appended since this store was opened (for the
+    /// checkpoint policy, see `crate::checkpoint`).
+    appended_bytes: Arc<AtomicU64>,
 }
 
 fn index_key(index: u64) -> [u8; 8] {
@@ -171,6 +176,12 @@ impl LogStore {
     /// The group this log belongs to.
     pub fn group(&self) -> GroupId {
         self.group
+    }
+
+    /// A counter of the bytes of entries appended since the store was
+    /// opened, shared with every clone.
+    pub fn appended_bytes(&self) -> Arc<AtomicU64> {
+        self.appended_bytes.clone()
     }
 
     fn meta_get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -266,12 +277,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I::IntoIter: OptionalSend,
     {
         let mut batch = sled::Batch::default();
-        let mut count = 0_u64;
+        let (mut count, mut bytes) = (0_u64, 0_u64);
         for entry in entries {
-            batch.insert(&index_key(entry.log_id.index), encode_io(&entry)?);
+            let encoded = encode_io(&entry)?;
+            bytes += encoded.len() as u64;
+            batch.insert(&index_key(entry.log_id.index), encoded);
             count += 1;
         }
         self.log.apply_batch(batch).map_err(sled_io)?;
+        self.appended_bytes.fetch_add(bytes, Ordering::Relaxed);
         metrics::counter!("lauradb_raft_log_entries_appended_total").increment(count);
         self.flusher
             .send(callback)

@@ -3,7 +3,7 @@
 //! ```text
 //!  data_dir/
 //!    raft-log/                 sled: every group's log and vote (LogDb)
-//!    groups/{g}/engine/        sled: group g's document engine
+//!    groups/{g}/engine/        sled: group g's document engine (unless in memory)
 //!    groups/{g}/snapshots/     group g's snapshot files
 //! ```
 //!
@@ -39,6 +39,9 @@ pub struct RaftSettings {
     pub election_timeout_max: Duration,
     /// Build a snapshot after this many entries since the last one.
     pub snapshot_every_entries: u64,
+    /// Also build one once the log grew by this many bytes, or by the size of
+    /// the current snapshot if that is larger (see `checkpoint`).
+    pub snapshot_every_log_bytes: u64,
     /// Keep this many entries in the log behind the last snapshot, so a
     /// briefly lagging follower catches up from the log, not a snapshot.
     pub keep_entries_after_snapshot: u64,
@@ -62,6 +65,7 @@ impl Default for RaftSettings {
             election_timeout_min: Duration::from_millis(500),
             election_timeout_max: Duration::from_millis(1000),
             snapshot_every_entries: 50_000,
+            snapshot_every_log_bytes: 64 << 20,
             keep_entries_after_snapshot: 5_000,
             proposals_in_flight: 2,
             gc_every: Duration::from_secs(30),
@@ -71,18 +75,40 @@ impl Default for RaftSettings {
 }
 
 /// Where each group's engine keeps its data. The Raft log is always on
-/// disk; this only decides how the state machine stores what it applied.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// disk, fsynced before a write is acknowledged; this only decides how the
+/// state machine keeps what it applied. All three survive crashes and
+/// restarts; they differ in speed, restart time and disk use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum EngineStorage {
-    /// sled, written in `apply`.
-    Sled,
+    /// The engine in memory; its durable form is the newest snapshot file
+    /// plus the log after it. A restart installs that snapshot and re-applies
+    /// the log (openraft does both in `Raft::new`); snapshots are built often
+    /// enough to bound that replay (see `checkpoint`). The fastest: `apply`
+    /// writes nothing to disk, the log fsync is the only one per write.
+    #[default]
+    Memory,
     /// An in-memory mirror in front of sled, written to sled in the
     /// background (apply runs at memory speed; a flush still makes all of it
     /// durable, and a snapshot build flushes before the log is purged).
+    /// A restart reads sled and re-applies only what it missed.
     WriteBehind,
-    /// Memory only, for ephemeral clusters (`lauradb dev --ephemeral`) and
-    /// benchmarks that isolate the log: nothing survives the process.
-    Memory,
+    /// sled, written in `apply`: the slowest, the smallest memory footprint.
+    Sled,
+}
+
+impl std::str::FromStr for EngineStorage {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, String> {
+        match text {
+            "memory" => Ok(EngineStorage::Memory),
+            "write-behind" => Ok(EngineStorage::WriteBehind),
+            "sled" => Ok(EngineStorage::Sled),
+            other => Err(format!(
+                "unknown engine storage '{other}' (expected memory, write-behind or sled)"
+            )),
+        }
+    }
 }
 
 /// Everything a node needs to start.
@@ -106,7 +132,7 @@ impl NodeConfig {
             raft: RaftSettings::default(),
             log_cache_bytes: 64 << 20,
             engine_cache_bytes: 128 << 20,
-            engine_storage: EngineStorage::WriteBehind,
+            engine_storage: EngineStorage::default(),
         }
     }
 }
@@ -200,6 +226,7 @@ impl RaftNode {
         let snapshots = SnapshotDir::open(&dir.join("snapshots"))?;
         let state_machine = StateMachineStore::new(engine.clone(), snapshots.clone());
         let log_store = self.log_db.group(group)?;
+        let log_bytes = log_store.appended_bytes();
         let settings = &self.config.raft;
         let raft_config = openraft::Config {
             cluster_name: format!("lauradb-group-{group}"),
@@ -253,6 +280,11 @@ impl RaftNode {
             Arc::downgrade(&hosted),
             settings.gc_every,
             settings.gc_retention,
+        );
+        crate::checkpoint::start(
+            Arc::downgrade(&hosted),
+            log_bytes,
+            settings.snapshot_every_log_bytes,
         );
         self.groups
             .write()

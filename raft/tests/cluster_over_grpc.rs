@@ -13,7 +13,7 @@ use bson::doc;
 use common::*;
 use lauradb_engine::command::{Outcome, RequestId};
 use lauradb_raft::{
-    AdminReply, AdminRequest, ClientError, RaftSettings, ReadCall, ReadConsistency,
+    AdminReply, AdminRequest, ClientError, EngineStorage, RaftSettings, ReadCall, ReadConsistency,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -195,9 +195,10 @@ async fn node_behind_a_purged_log_catches_up_by_snapshot() {
     );
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn full_cluster_restart_keeps_all_data() {
-    let mut cluster = Cluster::start(3, fast_settings()).await;
+/// Writes, stops every node abruptly, restarts them all: everything written
+/// is there and the group takes writes again.
+async fn full_cluster_restart_keeps_all_data(storage: EngineStorage) {
+    let mut cluster = Cluster::start_with_storage(3, fast_settings(), storage).await;
     let client = cluster.client();
     cluster.leader().await;
     insert_all(&client, 0..30).await;
@@ -215,8 +216,89 @@ async fn full_cluster_restart_keeps_all_data() {
             .await
             .expect("read"),
     );
-    assert_eq!(all, (0..30).collect::<Vec<_>>());
+    assert_eq!(all, (0..30).collect::<Vec<_>>(), "{storage:?}");
     insert_all(&client, 30..40).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_cluster_restart_keeps_all_data_in_memory_engines() {
+    full_cluster_restart_keeps_all_data(EngineStorage::Memory).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_cluster_restart_keeps_all_data_in_write_behind_engines() {
+    full_cluster_restart_keeps_all_data(EngineStorage::WriteBehind).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn full_cluster_restart_keeps_all_data_in_sled_engines() {
+    full_cluster_restart_keeps_all_data(EngineStorage::Sled).await;
+}
+
+/// The in-memory engine's durable form is its newest snapshot plus the log
+/// after it: once the log has grown past `snapshot_every_log_bytes`, every
+/// replica snapshots and purges, and a restart rebuilds the engine from that
+/// snapshot and the entries after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn memory_engines_restart_from_their_snapshot_and_the_log_after_it() {
+    let settings = RaftSettings {
+        snapshot_every_entries: 1_000_000,
+        snapshot_every_log_bytes: 16 << 10,
+        keep_entries_after_snapshot: 5,
+        ..fast_settings()
+    };
+    let mut cluster = Cluster::start_with_storage(3, settings, EngineStorage::Memory).await;
+    let client = cluster.client();
+    cluster.leader().await;
+    // One entry per insert (sequential writes): ~100 bytes each.
+    insert_all(&client, 0..400).await;
+    wait_for(
+        "every replica to snapshot by log bytes and purge",
+        Duration::from_secs(20),
+        || async {
+            cluster
+                .running()
+                .iter()
+                .all(|id| {
+                    let status = cluster.status(*id);
+                    status.snapshot_index.is_some() && status.purged_index.is_some()
+                })
+                .then_some(())
+        },
+    )
+    .await;
+    // Some writes only the log holds.
+    insert_all(&client, 400..420).await;
+    for id in cluster.running() {
+        cluster.caught_up(id).await;
+    }
+    for id in cluster.running() {
+        cluster.kill(id).await;
+    }
+    for id in 1..=3 {
+        cluster.restart(id).await;
+    }
+    for id in 1..=3 {
+        // The log no longer starts at 1: what it lacks came from the snapshot.
+        wait_for(
+            "a restarted replica to report",
+            Duration::from_secs(10),
+            || async {
+                let status = cluster.status(id);
+                (status.purged_index.is_some() && status.snapshot_index >= status.purged_index)
+                    .then_some(())
+            },
+        )
+        .await;
+    }
+    for id in 1..=3 {
+        cluster.caught_up(id).await;
+        assert_eq!(
+            cluster.local_ids(id).await,
+            (0..420).collect::<Vec<_>>(),
+            "node {id}"
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

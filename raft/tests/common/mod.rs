@@ -16,8 +16,8 @@ use lauradb_engine::command::{Command, Namespace, Operation, Outcome};
 use lauradb_engine::dataapi::{ReadOutput, ReadRequest};
 use lauradb_raft::network::ChannelPool;
 use lauradb_raft::{
-    AdminReply, AdminRequest, GroupClient, GroupStatus, NodeClient, NodeConfig, NodeId, RaftNode,
-    RaftSettings, ReadCall, ReadConsistency,
+    AdminReply, AdminRequest, EngineStorage, GroupClient, GroupStatus, NodeClient, NodeConfig,
+    NodeId, RaftNode, RaftSettings, ReadCall, ReadConsistency,
 };
 use tokio::net::TcpListener;
 
@@ -43,6 +43,7 @@ pub struct Cluster {
     _root: tempfile::TempDir,
     pub nodes: BTreeMap<NodeId, TestNode>,
     pub settings: RaftSettings,
+    pub storage: EngineStorage,
     pub pool: ChannelPool,
 }
 
@@ -68,10 +69,20 @@ where
 impl Cluster {
     /// Starts `n` nodes (ids 1..=n) hosting group 1, and initialises it.
     pub async fn start(n: u64, settings: RaftSettings) -> Cluster {
+        Cluster::start_with_storage(n, settings, EngineStorage::default()).await
+    }
+
+    /// Like [`Cluster::start`], with the engines on `storage`.
+    pub async fn start_with_storage(
+        n: u64,
+        settings: RaftSettings,
+        storage: EngineStorage,
+    ) -> Cluster {
         let root = tempfile::tempdir().expect("temp dir");
         let mut cluster = Cluster {
             nodes: BTreeMap::new(),
             settings,
+            storage,
             pool: ChannelPool::new(),
             _root: root,
         };
@@ -125,6 +136,7 @@ impl Cluster {
         config.raft = self.settings.clone();
         config.log_cache_bytes = 8 << 20;
         config.engine_cache_bytes = 8 << 20;
+        config.engine_storage = self.storage;
         // A node stopped a moment ago may still hold its sled locks while its
         // tasks wind down; retry until they are released.
         let node = wait_for("node storage to open", Duration::from_secs(10), || {
