@@ -17,7 +17,7 @@
 //! * [`types`] — the openraft type config: a log entry is a [`types::Proposal`]
 //!   (an engine command plus the leader's timestamp).
 //! * [`log_store`] — log and vote on sled, durable before acknowledged, one
-//!   fsync for many appends.
+//!   fsync for many appends; `log_cache` keeps the newest entries decoded.
 //! * [`state_machine`] — the engine as state machine; last-applied and
 //!   membership commit atomically with the data; snapshots from MVCC.
 //! * [`snapshot_file`] — snapshot files, written aside and renamed.
@@ -42,6 +42,7 @@ mod codec;
 pub mod error;
 pub mod gc;
 pub mod group;
+mod log_cache;
 pub mod log_store;
 pub mod metrics;
 pub mod network;

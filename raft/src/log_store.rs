@@ -29,8 +29,8 @@
 use std::fmt::Debug;
 use std::io;
 use std::ops::{Bound, RangeBounds};
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use lauradb_engine::storage::DiskSync;
 use openraft::storage::{IOFlushed, LogState, RaftLogStorage};
@@ -38,11 +38,14 @@ use openraft::{OptionalSend, RaftLogReader};
 use tokio::sync::mpsc;
 
 use crate::codec::{decode_io, encode_io};
+use crate::log_cache::LogCache;
 use crate::types::{Entry, GroupId, LogId, TypeConfig, Vote};
 
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
+/// Encoded bytes of the newest entries each group keeps decoded in memory.
+const CACHE_BYTES: usize = 32 << 20;
 
 /// The node's log database: one sled `Db` and one flusher for all groups.
 #[derive(Clone)]
@@ -110,6 +113,7 @@ impl LogDb {
             meta,
             flusher: self.flusher.clone(),
             appended_bytes: Arc::default(),
+            cache: Arc::new(Mutex::new(LogCache::new(CACHE_BYTES))),
         })
     }
 
@@ -162,6 +166,8 @@ pub struct LogStore {
     /// Bytes of entries appended since this store was opened (for the
     /// checkpoint policy, see `crate::checkpoint`).
     appended_bytes: Arc<AtomicU64>,
+    /// The newest entries, decoded (see `crate::log_cache`).
+    cache: Arc<Mutex<LogCache>>,
 }
 
 fn index_key(index: u64) -> [u8; 8] {
@@ -182,6 +188,22 @@ impl LogStore {
     /// opened, shared with every clone.
     pub fn appended_bytes(&self) -> Arc<AtomicU64> {
         self.appended_bytes.clone()
+    }
+
+    fn cache(&self) -> MutexGuard<'_, LogCache> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reads and decodes entries `range` from sled.
+    fn read_stored(&self, range: std::ops::Range<u64>) -> io::Result<Vec<Entry>> {
+        if range.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.log
+            .range(index_key(range.start)..index_key(range.end))
+            .values()
+            .map(|value| decode_io(&value.map_err(sled_io)?))
+            .collect()
     }
 
     fn meta_get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -212,20 +234,33 @@ impl RaftLogReader<TypeConfig> for LogStore {
         range: RB,
     ) -> io::Result<Vec<Entry>> {
         let start = match range.start_bound() {
-            Bound::Included(i) => Bound::Included(index_key(*i)),
-            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(i) => *i,
+            Bound::Excluded(i) => i.saturating_add(1),
+            Bound::Unbounded => 0,
         };
         let end = match range.end_bound() {
-            Bound::Included(i) => Bound::Included(index_key(*i)),
-            Bound::Excluded(i) => Bound::Excluded(index_key(*i)),
-            Bound::Unbounded => Bound::Unbounded,
+            Bound::Included(i) => i.saturating_add(1),
+            Bound::Excluded(i) => *i,
+            Bound::Unbounded => u64::MAX,
         };
-        self.log
-            .range((start, end))
-            .values()
-            .map(|value| decode_io(&value.map_err(sled_io)?))
-            .collect()
+        if start >= end {
+            return Ok(Vec::new());
+        }
+        let (older, cached) = self.cache().split(start..end);
+        if older.is_empty() {
+            metrics::counter!("lauradb_raft_log_cache_reads_total", "from" => "memory")
+                .increment(1);
+            return Ok(cached);
+        }
+        metrics::counter!("lauradb_raft_log_cache_reads_total", "from" => "disk").increment(1);
+        // Entries older than the cache come from sled; if the cache moved on
+        // meanwhile, the rest is read from sled too (it holds every entry).
+        let mut entries = self.read_stored(older.clone())?;
+        match cached.first() {
+            Some(first) if first.log_id.index == older.end => entries.extend(cached),
+            _ => entries.extend(self.read_stored(older.end..end)?),
+        }
+        Ok(entries)
     }
 
     async fn read_vote(&mut self) -> io::Result<Option<Vote>> {
@@ -278,13 +313,21 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     {
         let mut batch = sled::Batch::default();
         let (mut count, mut bytes) = (0_u64, 0_u64);
+        let mut appended = Vec::new();
         for entry in entries {
             let encoded = encode_io(&entry)?;
             bytes += encoded.len() as u64;
-            batch.insert(&index_key(entry.log_id.index), encoded);
+            batch.insert(&index_key(entry.log_id.index), encoded.as_slice());
+            appended.push((entry, encoded.len()));
             count += 1;
         }
         self.log.apply_batch(batch).map_err(sled_io)?;
+        {
+            let mut cache = self.cache();
+            for (entry, size) in appended {
+                cache.append(entry, size);
+            }
+        }
         self.appended_bytes.fetch_add(bytes, Ordering::Relaxed);
         metrics::counter!("lauradb_raft_log_entries_appended_total").increment(count);
         self.flusher
@@ -296,9 +339,13 @@ impl RaftLogStorage<TypeConfig> for LogStore {
     async fn truncate_after(&mut self, last_log_id: Option<LogId>) -> io::Result<()> {
         match last_log_id {
             Some(log_id) => {
+                self.cache().remove_from(log_id.index + 1);
                 self.remove_range((Bound::Excluded(index_key(log_id.index)), Bound::Unbounded))?
             }
-            None => self.remove_range(..)?,
+            None => {
+                self.cache().clear();
+                self.remove_range(..)?
+            }
         }
         // Conflicting entries must not come back after a crash.
         flush_durably(&self.db, &self.disk).await?;
@@ -309,6 +356,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: a crash after this line leaves extra
         // entries at the front (harmless), never a hole.
         self.meta_put(LAST_PURGED, &log_id)?;
+        self.cache().remove_through(log_id.index);
         self.remove_range(..=index_key(log_id.index))
     }
 }

@@ -138,7 +138,7 @@ impl Batcher {
             batch.into_iter().map(|p| (p.command, p.reply)).unzip();
         let proposal = Proposal {
             stamp: self.clock.now(),
-            commands,
+            commands: commands.into(),
         };
         let (responder, outcome) = ProgressResponder::complete_only();
         let group = self.group;

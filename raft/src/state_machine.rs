@@ -338,7 +338,10 @@ mod tests {
     fn entry(index: u64, commands: Vec<Command>) -> Entry {
         Entry {
             log_id: log_id::<TypeConfig>(1, 1, index),
-            payload: EntryPayload::Normal(Proposal { stamp: 0, commands }),
+            payload: EntryPayload::Normal(Proposal {
+                stamp: 0,
+                commands: commands.into(),
+            }),
         }
     }
 

@@ -7,6 +7,7 @@
 //! [`Response`] per command, together an [`EntryResponses`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use lauradb_engine::command::{Command, CommandResult};
 use serde::{Deserialize, Serialize};
@@ -23,7 +24,9 @@ pub struct Proposal {
     /// The leader's hybrid-clock reading when it proposed; the engine commits
     /// each command at `max(previous + 1, stamp)`.
     pub stamp: u64,
-    pub commands: Vec<Command>,
+    /// Shared, so entries clone cheaply (see `log_cache`); encoded as a
+    /// plain sequence.
+    pub commands: Arc<[Command]>,
 }
 
 impl fmt::Debug for Proposal {
@@ -43,7 +46,7 @@ impl fmt::Debug for Proposal {
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.commands.as_slice() {
+        match &*self.commands {
             [one] => write!(f, "{}@{}", one.op.name(), self.stamp),
             many => write!(f, "{} commands@{}", many.len(), self.stamp),
         }
