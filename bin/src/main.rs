@@ -110,6 +110,7 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    lauradb_raft::huge_pages::disable_transparent_huge_pages();
     let cli = Cli::parse();
     init_logging(cli.log_format);
     let result = match cli.command {

@@ -183,6 +183,10 @@ async fn run(
 }
 
 fn main() {
+    // As the `lauradb` binary does (see `lauradb_raft::huge_pages`).
+    if std::env::var_os("LAURA_BENCH_KEEP_THP").is_none() {
+        lauradb_raft::huge_pages::disable_transparent_huge_pages();
+    }
     let options = options();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

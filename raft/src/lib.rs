@@ -32,6 +32,7 @@
 //! * [`client`] — leader-following, exactly-once-retrying client.
 //! * `coalescer` — the client's concurrent writes share one RPC.
 //! * [`clock`] — the hybrid logical clock that stamps proposals.
+//! * [`huge_pages`] — why servers turn transparent huge pages off.
 
 mod batching;
 mod checkpoint;
@@ -42,6 +43,7 @@ mod codec;
 pub mod error;
 pub mod gc;
 pub mod group;
+pub mod huge_pages;
 mod log_cache;
 pub mod log_store;
 pub mod metrics;
