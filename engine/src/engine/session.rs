@@ -38,14 +38,30 @@ pub(super) fn admit(mvcc: &Mvcc, request: &RequestId) -> Result<Admission> {
     let Some(bytes) = mvcc.get_latest(&keyspace::session_key(request.session))? else {
         return Ok(Admission::Apply);
     };
-    let record: SessionRecord = rmp_serde::from_slice(&bytes)?;
-    Ok(match request.seq.cmp(&record.seq) {
+    // Nearly every request is a new one: compare sequence numbers before
+    // paying for decoding the stored result.
+    let last_seq = stored_seq(&bytes)?;
+    Ok(match request.seq.cmp(&last_seq) {
         std::cmp::Ordering::Greater => Admission::Apply,
-        std::cmp::Ordering::Equal => Admission::Replay(record.result),
-        std::cmp::Ordering::Less => Admission::Stale {
-            last_seq: record.seq,
-        },
+        std::cmp::Ordering::Equal => {
+            let record: SessionRecord = rmp_serde::from_slice(&bytes)?;
+            Admission::Replay(record.result)
+        }
+        std::cmp::Ordering::Less => Admission::Stale { last_seq },
     })
+}
+
+/// The sequence number of an encoded [`SessionRecord`], read without
+/// decoding its result (the record is encoded as the array `[seq, result]`).
+fn stored_seq(bytes: &[u8]) -> Result<u64> {
+    let bad = |what: String| Error::Encoding(format!("session record: {what}"));
+    let mut rest = bytes;
+    match rmp::decode::read_array_len(&mut rest) {
+        Ok(2) => {}
+        Ok(fields) => return Err(bad(format!("{fields} fields, expected 2"))),
+        Err(e) => return Err(bad(e.to_string())),
+    }
+    rmp::decode::read_int(&mut rest).map_err(|e| bad(e.to_string()))
 }
 
 pub(super) fn record(request: &RequestId, result: &CommandResult) -> Result<(Vec<u8>, Vec<u8>)> {
@@ -64,4 +80,23 @@ pub(super) fn stale_error(request: &RequestId, last_seq: u64) -> Error {
         "request {} of session {:x} is older than the session's last request {last_seq}; its outcome is no longer kept",
         request.seq, request.session
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::command::Outcome;
+
+    #[test]
+    fn the_sequence_number_is_read_from_the_encoded_record() {
+        for seq in [0, 1, 127, 128, 65_535, 1 << 40, u64::MAX] {
+            let request = RequestId { session: 7, seq };
+            let (_, bytes) = record(&request, &Ok(Outcome::Deleted { deleted: 3 })).unwrap();
+            assert_eq!(stored_seq(&bytes).unwrap(), seq);
+            let full: SessionRecord = rmp_serde::from_slice(&bytes).unwrap();
+            assert_eq!(full.seq, seq);
+        }
+        assert!(stored_seq(&[0x93, 1, 2, 3]).is_err(), "three fields");
+        assert!(stored_seq(b"").is_err());
+    }
 }
