@@ -74,10 +74,9 @@ async fn start_cluster(
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         members.push((id, listener.local_addr().unwrap().to_string()));
         let mut config = NodeConfig::new(id, root.join(format!("node-{id}")));
-        config.engine_storage = match std::env::var("LAURA_BENCH_ENGINE").as_deref() {
-            Ok("sled") => EngineStorage::Sled,
-            Ok("writebehind") => EngineStorage::WriteBehind,
-            _ => EngineStorage::Memory,
+        config.engine_storage = match std::env::var("LAURA_BENCH_ENGINE") {
+            Ok(name) => name.parse().expect("LAURA_BENCH_ENGINE"),
+            Err(_) => EngineStorage::default(),
         };
         if let Some(in_flight) = options.in_flight {
             config.raft.proposals_in_flight = in_flight;

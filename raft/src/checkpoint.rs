@@ -48,6 +48,11 @@ pub(crate) fn start(group: Weak<Group>, appended: Arc<AtomicU64>, every_log_byte
             ticks.tick().await;
             let Some(group) = group.upgrade() else { return };
             let now = appended.load(Ordering::Relaxed);
+            let grown = now.saturating_sub(since);
+            if grown < every_log_bytes {
+                // Below the smallest threshold: no need to look at the disk.
+                continue;
+            }
             let current = match group.snapshots.current() {
                 Ok(Some(file)) => file.size_bytes().unwrap_or(0),
                 Ok(None) => 0,
@@ -56,7 +61,7 @@ pub(crate) fn start(group: Weak<Group>, appended: Arc<AtomicU64>, every_log_byte
                     0
                 }
             };
-            if now.saturating_sub(since) < threshold(every_log_bytes, current) {
+            if grown < threshold(every_log_bytes, current) {
                 continue;
             }
             since = now;

@@ -15,7 +15,7 @@
 //! A tour, bottom up:
 //!
 //! * [`types`] — the openraft type config: a log entry is a [`types::Proposal`]
-//!   (an engine command plus the leader's timestamp).
+//!   (engine commands plus the leader's timestamp).
 //! * [`log_store`] — log and vote on sled, durable before acknowledged, one
 //!   fsync for many appends; `log_cache` keeps the newest entries decoded.
 //! * [`state_machine`] — the engine as state machine; last-applied and

@@ -316,9 +316,10 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         let mut appended = Vec::new();
         for entry in entries {
             let encoded = encode_io(&entry)?;
-            bytes += encoded.len() as u64;
-            batch.insert(&index_key(entry.log_id.index), encoded.as_slice());
-            appended.push((entry, encoded.len()));
+            let size = encoded.len();
+            bytes += size as u64;
+            batch.insert(&index_key(entry.log_id.index), encoded);
+            appended.push((entry, size));
             count += 1;
         }
         self.log.apply_batch(batch).map_err(sled_io)?;

@@ -22,7 +22,10 @@
 //! commit timestamp, exported while `apply` goes on committing newer versions,
 //! and its Raft metadata is read from the embedder records *as of that
 //! timestamp*. Building flushes the engine first, so once openraft purges the
-//! log up to a snapshot, the engine on disk already covers it.
+//! log up to a snapshot, the engine on disk already covers it. An in-memory
+//! engine has nothing on disk but the snapshot file, which is synced before
+//! the build returns: on restart openraft installs it and re-applies the
+//! log after it.
 //!
 //! Installing a snapshot replaces the engine state atomically (engine
 //! guarantee); the embedder records inside the snapshot carry its log id and
