@@ -17,6 +17,9 @@ use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_mai
 use lauradb_engine::command::{Command, Namespace, Operation, UpdateKind};
 use lauradb_engine::engine::{Engine, FindOptions, ReadAt, StorageConfig};
 
+/// One point read by `_id` on an engine.
+type PointRead = dyn Fn(&Engine, i64) + Sync;
+
 fn ns() -> Namespace {
     Namespace::new("bench", "people")
 }
@@ -150,50 +153,60 @@ fn benches(c: &mut Criterion) {
 
         let fixture = loaded(kind, 10_000);
         group.throughput(Throughput::Elements(1));
-        let mut i = 0_i64;
-        group.bench_function("findById", |b| {
-            b.iter(|| {
-                i = (i + 7919) % 10_000;
-                let options = FindOptions {
-                    filter: doc! {"_id": i},
-                    ..Default::default()
-                };
-                black_box(
-                    fixture
-                        .engine
-                        .find_one(&ns(), &options, ReadAt::Latest)
-                        .expect("find"),
-                );
-            })
-        });
-
-        // Both cores: reads run concurrently with one another.
-        group.bench_function("findById-2threads", |b| {
-            b.iter_custom(|iters| {
-                let started = std::time::Instant::now();
-                std::thread::scope(|scope| {
-                    for t in 0..2_i64 {
-                        let engine = &fixture.engine;
-                        scope.spawn(move || {
-                            let mut i = t;
-                            for _ in 0..iters / 2 {
-                                i = (i + 7919) % 10_000;
-                                let options = FindOptions {
-                                    filter: doc! {"_id": i},
-                                    ..Default::default()
-                                };
-                                black_box(
-                                    engine
-                                        .find_one(&ns(), &options, ReadAt::Latest)
-                                        .expect("find"),
-                                );
-                            }
-                        });
-                    }
-                });
-                started.elapsed()
-            })
-        });
+        // Point reads by `_id`, answering a `Document` (`find_one`) or the
+        // BSON bytes the shard sends to the router (`find_one_raw`), on one
+        // thread and on both cores at once.
+        let find_document = |engine: &Engine, i: i64| {
+            let options = FindOptions {
+                filter: doc! {"_id": i},
+                ..Default::default()
+            };
+            black_box(
+                engine
+                    .find_one(&ns(), &options, ReadAt::Latest)
+                    .expect("find"),
+            );
+        };
+        let find_raw = |engine: &Engine, i: i64| {
+            let options = FindOptions {
+                filter: doc! {"_id": i},
+                ..Default::default()
+            };
+            black_box(
+                engine
+                    .find_one_raw(&ns(), &options, ReadAt::Latest)
+                    .expect("find"),
+            );
+        };
+        let point_reads: [(&str, &PointRead); 2] =
+            [("findById", &find_document), ("findByIdRaw", &find_raw)];
+        for (name, read) in point_reads {
+            let mut i = 0_i64;
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    i = (i + 7919) % 10_000;
+                    read(&fixture.engine, i);
+                })
+            });
+            group.bench_function(format!("{name}-2threads"), |b| {
+                b.iter_custom(|iters| {
+                    let started = std::time::Instant::now();
+                    std::thread::scope(|scope| {
+                        for t in 0..2_i64 {
+                            let engine = &fixture.engine;
+                            scope.spawn(move || {
+                                let mut i = t;
+                                for _ in 0..iters / 2 {
+                                    i = (i + 7919) % 10_000;
+                                    read(engine, i);
+                                }
+                            });
+                        }
+                    });
+                    started.elapsed()
+                })
+            });
+        }
 
         group.bench_function("findFilter10k", |b| {
             let options = FindOptions {

@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use lauradb_engine::command::Command;
-use lauradb_engine::dataapi::{ReadOutput, ReadRequest, execute_read};
+use lauradb_engine::dataapi::{RawReadOutput, ReadOutput, ReadRequest, execute_read_raw};
 use lauradb_engine::engine::{Engine, ReadAt};
 use lauradb_engine::sharding::ShardVersion;
 use openraft::async_runtime::watch::WatchReceiver;
@@ -175,8 +175,17 @@ impl Group {
     }
 
     /// Runs a read at the requested consistency.
-    #[tracing::instrument(level = "debug", skip_all, fields(group = self.id, consistency = ?call.consistency))]
     pub async fn read(&self, call: &ReadCall) -> Result<ReadOutput, ClientError> {
+        self.read_raw(call)
+            .await?
+            .into_output()
+            .map_err(engine_read_error)
+    }
+
+    /// [`Group::read`] with found documents left as the BSON bytes the engine
+    /// holds, as the shard server sends them (see `RawReadOutput`).
+    #[tracing::instrument(level = "debug", skip_all, fields(group = self.id, consistency = ?call.consistency))]
+    pub async fn read_raw(&self, call: &ReadCall) -> Result<RawReadOutput, ClientError> {
         match call.consistency {
             ReadConsistency::Local => {}
             ReadConsistency::Linearizable => {
@@ -209,12 +218,12 @@ impl Group {
             // that drive Raft (heartbeats, appends) and the network.
             let (engine, request) = (self.engine.clone(), call.request.clone());
             return tokio::task::spawn_blocking(move || {
-                execute_read(&engine, &request, ReadAt::Latest).map_err(engine_read_error)
+                execute_read_raw(&engine, &request, ReadAt::Latest).map_err(engine_read_error)
             })
             .await
             .map_err(|e| ClientError::Storage(format!("aggregate task failed: {e}")))?;
         }
-        execute_read(&self.engine, &call.request, ReadAt::Latest).map_err(engine_read_error)
+        execute_read_raw(&self.engine, &call.request, ReadAt::Latest).map_err(engine_read_error)
     }
 
     /// The read index of the leader: this replica's own if it leads,

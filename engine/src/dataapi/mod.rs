@@ -20,10 +20,12 @@
 //! caller-supplied generator, never inside `apply`.
 
 mod json;
+mod raw_output;
 mod request;
 mod response;
 
 pub use json::{JsonMode, document_from_json, to_json};
+pub use raw_output::{RawReadOutput, execute_read_raw};
 pub use request::{Action, BulkOperation, Plan, ReadRequest, Request, Scope, ShardCollectionSpec};
 pub use response::{ApiError, ReadOutput, render_error, render_read, render_write};
 

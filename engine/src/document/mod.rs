@@ -82,6 +82,19 @@ pub fn decode_stored(bytes: &[u8]) -> Result<Document> {
     Document::try_from(raw).map_err(corrupt)
 }
 
+/// The `_id` of a stored document, read without decoding the rest of it.
+pub fn stored_id(bytes: &[u8]) -> Result<Bson> {
+    let corrupt = |e: bson::error::Error| {
+        Error::Encoding(format!("stored document has no readable _id: {e}"))
+    };
+    let raw = RawDocument::from_bytes(bytes).map_err(corrupt)?;
+    let id = raw
+        .get("_id")
+        .map_err(corrupt)?
+        .ok_or_else(|| Error::Encoding("stored document has no _id".into()))?;
+    Bson::try_from(id).map_err(corrupt)
+}
+
 /// Returns `doc` with `_id` as its first field, as MongoDB stores documents:
 /// an `_id` elsewhere is moved to the front (the other fields keep their
 /// order), and a missing one is filled in from `generated` (called only

@@ -26,15 +26,18 @@
 //! **Determinism.** `apply` reads no clock or randomness; `_id`s, `now` and the
 //! stamp come in the command; iteration is in key order.
 
+mod found;
 mod read;
+mod readers;
 mod session;
 mod snapshot;
 mod write;
 mod writeset;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
+
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard};
 
 use crate::catalog::{Catalog, CollectionMeta};
 use crate::command::{Command, CommandResult, Namespace};
@@ -45,6 +48,7 @@ use crate::storage::{
     MemoryStore, SledOptions, SledStore, Store, WriteBehindOptions, WriteBehindStore,
 };
 use crate::{Error, Result};
+use readers::{ReaderGuard, Readers};
 
 pub(crate) use read::collect_path_values;
 pub use read::{CollectionInfo, CollectionStats, DatabaseInfo, FindOptions, ReadAt};
@@ -94,9 +98,11 @@ pub struct Applied {
 /// writers internally, readers run concurrently.
 pub struct Engine {
     mvcc: Mvcc,
-    catalog: RwLock<Arc<Catalog>>,
+    /// Read by every read, replaced by commands that change the catalog
+    /// (sharded: see `storage::memory` for why).
+    catalog: ShardedLock<Arc<Catalog>>,
     writer: Mutex<()>,
-    readers: Mutex<BTreeMap<u64, usize>>,
+    readers: Readers,
 }
 
 impl std::fmt::Debug for Engine {
@@ -159,9 +165,9 @@ impl Engine {
         let catalog = load_catalog(&mvcc, u64::MAX)?;
         Ok(Engine {
             mvcc,
-            catalog: RwLock::new(Arc::new(catalog)),
+            catalog: ShardedLock::new(Arc::new(catalog)),
             writer: Mutex::new(()),
-            readers: Mutex::new(BTreeMap::new()),
+            readers: Readers::default(),
         })
     }
 
@@ -242,13 +248,7 @@ impl Engine {
     /// Removes versions no reader can see any more. The effective watermark is
     /// the smaller of `watermark` and the oldest running read.
     pub fn gc(&self, watermark: u64) -> Result<crate::mvcc::GcStats> {
-        let oldest_reader = self
-            .readers
-            .lock()
-            .map_err(|_| Error::Storage("reader registry poisoned".into()))?
-            .iter()
-            .find(|(_, count)| **count > 0)
-            .map(|(ts, _)| *ts);
+        let oldest_reader = self.readers.oldest()?;
         let effective = oldest_reader.map_or(watermark, |r| r.min(watermark));
         self.mvcc.gc(effective)
     }
@@ -258,10 +258,21 @@ impl Engine {
     }
 
     fn catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog_in_place())
+    }
+
+    /// The catalog, read in place: cloning its `Arc` would make every read
+    /// write the shared reference count.
+    fn catalog_in_place(&self) -> ShardedLockReadGuard<'_, Arc<Catalog>> {
         match self.catalog.read() {
-            Ok(guard) => Arc::clone(&guard),
-            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
         }
+    }
+
+    /// The permanent id of a collection, if it exists.
+    fn collection_id(&self, ns: &Namespace) -> Option<u64> {
+        self.catalog_in_place().get(ns).map(|meta| meta.id)
     }
 
     /// This shard's copy of a namespace's placement (default: unsharded,
@@ -276,40 +287,16 @@ impl Engine {
     /// Checks that a read routed with `sent` may run here (see
     /// [`crate::sharding`]); [`Error::StaleConfig`] otherwise.
     pub fn check_routing(&self, ns: &Namespace, sent: crate::sharding::ShardVersion) -> Result<()> {
-        check_version(self.catalog().routing(ns).map(Arc::as_ref), ns, sent)
+        check_version(
+            self.catalog_in_place().routing(ns).map(Arc::as_ref),
+            ns,
+            sent,
+        )
     }
 
     /// Registers a reader at `ts` so GC keeps the versions it may need.
     fn register_reader(&self, ts: u64) -> ReaderGuard<'_> {
-        if let Ok(mut readers) = self.readers.lock() {
-            *readers.entry(ts).or_insert(0) += 1;
-        }
-        ReaderGuard { engine: self, ts }
-    }
-}
-
-/// How many idle reader slots are kept before they are swept.
-const IDLE_READER_SLOTS: usize = 64;
-
-/// Unregisters a reader when dropped.
-struct ReaderGuard<'a> {
-    engine: &'a Engine,
-    ts: u64,
-}
-
-impl Drop for ReaderGuard<'_> {
-    fn drop(&mut self) {
-        if let Ok(mut readers) = self.engine.readers.lock()
-            && let Some(count) = readers.get_mut(&self.ts)
-        {
-            *count -= 1;
-            // Idle slots stay for the next reader at this timestamp (reads
-            // at the latest commit share one), so a read costs no
-            // allocation; they are swept once there are many.
-            if *count == 0 && readers.len() > IDLE_READER_SLOTS {
-                readers.retain(|_, count| *count > 0);
-            }
-        }
+        self.readers.register(ts)
     }
 }
 

@@ -5,15 +5,16 @@
 //! it sees every command committed at or before it and nothing after, while
 //! `apply` goes on committing newer versions.
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 
 use super::Engine;
+use super::found::Found;
 use crate::aggregate::{Env, Foreign, MAX_STAGE_DOCUMENTS, ParseScope, Pipeline, RunCtx};
 use crate::catalog::IndexInfo;
 use crate::command::Namespace;
 use crate::projection::Projection;
 use crate::query::Filter;
-use crate::sort::SortSpec;
+use crate::sort::{SortKey, SortSpec};
 use crate::{Error, Result, document, keyspace, value};
 
 /// Which snapshot a read sees.
@@ -77,26 +78,31 @@ impl Engine {
 
     /// Calls `visit` with every document of `ns` matching `filter` at `ts`, in
     /// `_id` order, until it returns false. Uses a point lookup when the
-    /// filter pins `_id`.
-    fn scan_matching(
+    /// filter pins `_id`; such a lookup decodes nothing when the filter looks
+    /// at `_id` alone (see [`Found`]).
+    fn scan_found(
         &self,
         ns: &Namespace,
         filter: &Filter,
         ts: u64,
-        mut visit: impl FnMut(Document, Option<usize>) -> bool,
+        mut visit: impl FnMut(Found) -> Result<bool>,
     ) -> Result<()> {
-        let Some(collection_id) = self.catalog().get(ns).map(|meta| meta.id) else {
+        let Some(collection_id) = self.collection_id(ns) else {
             return Ok(());
         };
         let _reader = self.register_reader(ts);
         if let Some(id) = filter.id_equality() {
-            if let Some(bytes) = self
-                .mvcc
-                .get(&keyspace::document_key(collection_id, id), ts)?
-            {
-                let doc = document::decode_stored(&bytes)?;
-                if let Some(details) = filter.match_details(&doc) {
-                    visit(doc, details.array_position);
+            let key = keyspace::document_key(collection_id, id);
+            if let Some(stored) = self.mvcc.get(&key, ts)? {
+                if filter.reads_only_id() {
+                    if filter.matches_id(document::stored_id(&stored)?) {
+                        visit(Found::stored(stored))?;
+                    }
+                } else {
+                    let doc = document::decode_stored(&stored)?;
+                    if let Some(details) = filter.match_details(&doc) {
+                        visit(Found::decoded(stored, doc, details.array_position))?;
+                    }
                 }
             }
             return filter.check();
@@ -105,10 +111,10 @@ impl Engine {
             .mvcc
             .scan_prefix(&keyspace::documents_prefix(collection_id), ts)
         {
-            let (_, bytes) = item?;
-            let doc = document::decode_stored(&bytes)?;
+            let (_, stored) = item?;
+            let doc = document::decode_stored(&stored)?;
             if let Some(details) = filter.match_details(&doc)
-                && !visit(doc, details.array_position)
+                && !visit(Found::decoded(stored, doc, details.array_position))?
             {
                 break;
             }
@@ -116,18 +122,84 @@ impl Engine {
         filter.check()
     }
 
-    /// MongoDB `find`: filter, sort, skip, limit, projection.
-    pub fn find(&self, ns: &Namespace, options: &FindOptions, at: ReadAt) -> Result<Vec<Document>> {
-        self.find_limited(ns, options, options.limit, at)
+    /// [`Engine::scan_found`] for callers that look inside every document.
+    fn scan_matching(
+        &self,
+        ns: &Namespace,
+        filter: &Filter,
+        ts: u64,
+        mut visit: impl FnMut(Document, Option<usize>) -> bool,
+    ) -> Result<()> {
+        self.scan_found(ns, filter, ts, |found| {
+            let position = found.position;
+            Ok(visit(found.into_document()?, position))
+        })
     }
 
+    /// MongoDB `find`: filter, sort, skip, limit, projection.
+    pub fn find(&self, ns: &Namespace, options: &FindOptions, at: ReadAt) -> Result<Vec<Document>> {
+        let (found, projection) = self.find_limited(ns, options, options.limit, at)?;
+        found
+            .into_iter()
+            .map(|found| project(found, &projection))
+            .collect()
+    }
+
+    /// Like [`Engine::find`], answering with BSON bytes: documents that need
+    /// no projection are the stored bytes, never decoded if the filter did
+    /// not need it. What a shard sends to the router.
+    pub fn find_raw(
+        &self,
+        ns: &Namespace,
+        options: &FindOptions,
+        at: ReadAt,
+    ) -> Result<Vec<RawDocumentBuf>> {
+        let (found, projection) = self.find_limited(ns, options, options.limit, at)?;
+        found
+            .into_iter()
+            .map(|found| project_raw(found, &projection))
+            .collect()
+    }
+
+    /// MongoDB `findOne`: the first document `find` would return.
+    pub fn find_one(
+        &self,
+        ns: &Namespace,
+        options: &FindOptions,
+        at: ReadAt,
+    ) -> Result<Option<Document>> {
+        let (found, projection) = self.find_limited(ns, options, 1, at)?;
+        found
+            .into_iter()
+            .next()
+            .map(|found| project(found, &projection))
+            .transpose()
+    }
+
+    /// [`Engine::find_one`] answering with BSON bytes, as [`Engine::find_raw`].
+    pub fn find_one_raw(
+        &self,
+        ns: &Namespace,
+        options: &FindOptions,
+        at: ReadAt,
+    ) -> Result<Option<RawDocumentBuf>> {
+        let (found, projection) = self.find_limited(ns, options, 1, at)?;
+        found
+            .into_iter()
+            .next()
+            .map(|found| project_raw(found, &projection))
+            .transpose()
+    }
+
+    /// The documents a find answers, in order, skipped and limited but not
+    /// projected yet, with the parsed projection.
     fn find_limited(
         &self,
         ns: &Namespace,
         options: &FindOptions,
         limit: u64,
         at: ReadAt,
-    ) -> Result<Vec<Document>> {
+    ) -> Result<(Vec<Found>, Projection)> {
         let started = std::time::Instant::now();
         let filter = Filter::parse(&options.filter)?;
         let sort = SortSpec::parse(&options.sort)?;
@@ -138,47 +210,28 @@ impl Engine {
         } else {
             usize::try_from(limit).unwrap_or(usize::MAX)
         };
+        let wanted = skip.saturating_add(limit);
         let ts = self.read_ts(at);
 
-        let mut matched: Vec<(Document, Option<usize>)> = Vec::new();
+        let mut matched: Vec<Found> = Vec::new();
         if sort.is_empty() {
-            let wanted = skip.saturating_add(limit);
-            self.scan_matching(ns, &filter, ts, |doc, pos| {
-                matched.push((doc, pos));
-                matched.len() < wanted
+            self.scan_found(ns, &filter, ts, |found| {
+                matched.push(found);
+                Ok(matched.len() < wanted)
             })?;
         } else {
-            self.scan_matching(ns, &filter, ts, |doc, pos| {
-                matched.push((doc, pos));
-                true
+            let mut keyed = Vec::new();
+            self.scan_found(ns, &filter, ts, |mut found| {
+                keyed.push((sort.try_key(found.document()?)?, found));
+                Ok(true)
             })?;
-            matched = sort_by_spec(matched, &sort, |m| &m.0, skip.saturating_add(limit))?;
+            matched = keep_sorted(keyed, wanted);
         }
-        let result = matched
-            .into_iter()
-            .skip(skip)
-            .take(limit)
-            .map(|(doc, pos)| {
-                if projection.is_identity() {
-                    Ok(doc)
-                } else {
-                    projection.apply(&doc, pos)
-                }
-            })
-            .collect::<Result<Vec<_>>>();
+        matched.drain(..skip.min(matched.len()));
+        matched.truncate(limit);
         metrics::histogram!("lauradb_engine_read_seconds", "op" => "find")
             .record(started.elapsed().as_secs_f64());
-        result
-    }
-
-    /// MongoDB `findOne`: the first document `find` would return.
-    pub fn find_one(
-        &self,
-        ns: &Namespace,
-        options: &FindOptions,
-        at: ReadAt,
-    ) -> Result<Option<Document>> {
-        Ok(self.find_limited(ns, options, 1, at)?.into_iter().next())
+        Ok((matched, projection))
     }
 
     /// MongoDB `countDocuments`: matching documents after skip, up to limit (0 = none).
@@ -192,9 +245,9 @@ impl Engine {
     ) -> Result<u64> {
         let filter = Filter::parse(filter)?;
         let mut count = 0_u64;
-        self.scan_matching(ns, &filter, self.read_ts(at), |_, _| {
+        self.scan_found(ns, &filter, self.read_ts(at), |_| {
             count += 1;
-            limit == 0 || count < skip.saturating_add(limit)
+            Ok(limit == 0 || count < skip.saturating_add(limit))
         })?;
         let after_skip = count.saturating_sub(skip);
         Ok(if limit == 0 {
@@ -376,13 +429,38 @@ pub(super) fn sort_by_spec<T>(
     document: impl Fn(&T) -> &Document,
     keep: usize,
 ) -> Result<Vec<T>> {
-    let mut keyed = items
+    let keyed = items
         .into_iter()
         .map(|item| Ok((sort.try_key(document(&item))?, item)))
         .collect::<Result<Vec<_>>>()?;
+    Ok(keep_sorted(keyed, keep))
+}
+
+/// The first `keep` items in the order of their sort keys (a stable sort:
+/// ties keep their scan order, which is `_id` order).
+fn keep_sorted<T>(mut keyed: Vec<(SortKey, T)>, keep: usize) -> Vec<T> {
     keyed.sort_by(|a, b| a.0.cmp(&b.0));
     keyed.truncate(keep);
-    Ok(keyed.into_iter().map(|(_, item)| item).collect())
+    keyed.into_iter().map(|(_, item)| item).collect()
+}
+
+/// A found document with the projection applied.
+fn project(mut found: Found, projection: &Projection) -> Result<Document> {
+    if projection.is_identity() {
+        return found.into_document();
+    }
+    let position = found.position;
+    projection.apply(found.document()?, position)
+}
+
+/// [`project`] as BSON bytes: the stored bytes when there is nothing to project.
+fn project_raw(found: Found, projection: &Projection) -> Result<RawDocumentBuf> {
+    if projection.is_identity() {
+        return found.into_raw();
+    }
+    let projected = project(found, projection)?;
+    RawDocumentBuf::try_from(&projected)
+        .map_err(|e| Error::Encoding(format!("projected document cannot be encoded: {e}")))
 }
 
 fn split_path(path: &str) -> Vec<&str> {

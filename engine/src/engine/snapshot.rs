@@ -47,7 +47,7 @@ pub struct SnapshotReader<'a> {
     entries: crate::mvcc::Scan<'a>,
     state: ReaderState,
     count: u64,
-    _reader: super::ReaderGuard<'a>,
+    _reader: super::readers::ReaderGuard<'a>,
 }
 
 enum ReaderState {

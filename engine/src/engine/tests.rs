@@ -529,3 +529,84 @@ fn count_distinct_and_limits() {
         vec![doc! {"_id": 2, "t": "b"}]
     );
 }
+
+#[test]
+fn raw_reads_answer_the_same_documents_as_decoded_reads() {
+    let engine = Engine::in_memory();
+    ok(
+        &engine,
+        insert(vec![
+            doc! {"_id": 1, "x": 5, "tags": ["a", "b"]},
+            doc! {"_id": 2_i64, "x": 3, "tags": ["b"]},
+            doc! {"_id": "k", "x": 9},
+        ]),
+    );
+    let cases = [
+        // Point lookups: by `_id` alone (answered from the stored bytes,
+        // numerically equal ids included), with other fields, missing.
+        FindOptions {
+            filter: doc! {"_id": 1.0},
+            ..Default::default()
+        },
+        FindOptions {
+            filter: doc! {"_id": 2, "x": {"$gt": 1}},
+            ..Default::default()
+        },
+        FindOptions {
+            filter: doc! {"_id": 2, "x": {"$gt": 5}},
+            ..Default::default()
+        },
+        FindOptions {
+            filter: doc! {"_id": {"$eq": 7}},
+            ..Default::default()
+        },
+        FindOptions {
+            filter: doc! {"$and": [{"_id": 1}, {"_id": {"$type": "string"}}]},
+            ..Default::default()
+        },
+        // Scans, sorted, skipped, projected (positional too).
+        FindOptions {
+            sort: doc! {"x": -1},
+            skip: 1,
+            ..Default::default()
+        },
+        FindOptions {
+            filter: doc! {"tags": "b"},
+            projection: doc! {"tags.$": 1},
+            ..Default::default()
+        },
+        FindOptions {
+            filter: doc! {"_id": 1},
+            projection: doc! {"x": 0},
+            ..Default::default()
+        },
+    ];
+    for options in cases {
+        let decoded = engine.find(&ns(), &options, ReadAt::Latest).unwrap();
+        let raw: Vec<Document> = engine
+            .find_raw(&ns(), &options, ReadAt::Latest)
+            .unwrap()
+            .iter()
+            .map(|raw| Document::try_from(raw.as_ref()).unwrap())
+            .collect();
+        assert_eq!(raw, decoded, "{options:?}");
+        let one = engine
+            .find_one_raw(&ns(), &options, ReadAt::Latest)
+            .unwrap()
+            .map(|raw| Document::try_from(raw.as_ref()).unwrap());
+        assert_eq!(one.as_ref(), decoded.first(), "{options:?}");
+    }
+    // The `_id` lookup found the int32 document for 1.0.
+    let found = engine
+        .find_one_raw(
+            &ns(),
+            &FindOptions {
+                filter: doc! {"_id": 1.0},
+                ..Default::default()
+            },
+            ReadAt::Latest,
+        )
+        .unwrap()
+        .expect("found");
+    assert_eq!(found.get("_id").unwrap(), Some(bson::RawBsonRef::Int32(1)));
+}

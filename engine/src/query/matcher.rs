@@ -191,6 +191,24 @@ impl Expr {
     }
 }
 
+impl Expr {
+    /// Evaluates an expression that reads no field but `_id` (see
+    /// [`super::Filter::reads_only_id`]) against a document whose `_id` is
+    /// `id`, which is not an array: the path `_id` then has exactly one
+    /// candidate value, `id` itself, so no document need be built.
+    pub(crate) fn eval_id(&self, id: &Bson) -> bool {
+        match self {
+            Expr::And(children) => children.iter().all(|c| c.eval_id(id)),
+            Expr::Or(children) => children.iter().any(|c| c.eval_id(id)),
+            Expr::Nor(children) => !children.iter().any(|c| c.eval_id(id)),
+            Expr::Not(child) => !child.eval_id(id),
+            Expr::Const(b) => *b,
+            Expr::Field { pred, .. } => pred.matches(Some(id), &mut Recorder::off()),
+            Expr::Aggregate(clause) => clause.eval(&bson::doc! {"_id": id.clone()}),
+        }
+    }
+}
+
 impl Cond {
     /// Evaluates the condition on a single value (no path, no array expansion).
     pub(crate) fn matches(&self, value: Option<&Bson>) -> bool {

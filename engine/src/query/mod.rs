@@ -163,6 +163,25 @@ impl Filter {
         self.id.as_ref()
     }
 
+    /// True when the filter looks at no field but `_id`: every predicate is
+    /// on the path `_id` itself and there is no `$expr`. Then matching the
+    /// one-field document `{_id: v}` gives the same answer as matching any
+    /// document whose `_id` is `v`, so a point lookup need not decode the
+    /// rest of the document ([`Filter::matches_id`]).
+    pub fn reads_only_id(&self) -> bool {
+        reads_only_id(&self.expr)
+    }
+
+    /// Whether a document whose `_id` is `id` matches; only meaningful when
+    /// [`Filter::reads_only_id`] holds.
+    pub fn matches_id(&self, id: Bson) -> bool {
+        if let Bson::Array(_) = id {
+            // Never stored (`_id` cannot be an array), but exact all the same.
+            return self.matches(&bson::doc! {"_id": id});
+        }
+        self.expr.eval_id(&id)
+    }
+
     /// True for the empty filter `{}`.
     pub fn is_empty(&self) -> bool {
         self.empty
@@ -186,6 +205,18 @@ fn collect_equalities(expr: &Expr, out: &mut Vec<(String, Bson)>) {
             out.push((path.as_str().to_string(), list.values[0].clone()));
         }
         _ => {}
+    }
+}
+
+fn reads_only_id(expr: &Expr) -> bool {
+    match expr {
+        Expr::And(children) | Expr::Or(children) | Expr::Nor(children) => {
+            children.iter().all(reads_only_id)
+        }
+        Expr::Not(child) => reads_only_id(child),
+        Expr::Const(_) => true,
+        Expr::Field { path, .. } => path.as_str() == "_id",
+        Expr::Aggregate(_) => false,
     }
 }
 

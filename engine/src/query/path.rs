@@ -55,22 +55,23 @@ pub(crate) struct Path {
     parts: Vec<Part>,
 }
 
-/// One segment of a path; `index` is set when the segment can also address
-/// an array position (all ASCII digits, in canonical form).
+/// One segment of a path: where its name is in the dotted string, and, when
+/// the segment can also address an array position (all ASCII digits, in
+/// canonical form), that position.
 #[derive(Debug, Clone, PartialEq)]
 struct Part {
-    name: String,
+    name: std::ops::Range<usize>,
     index: Option<usize>,
 }
 
 impl Part {
-    fn new(name: &str) -> Part {
+    fn new(name: &str, start: usize) -> Part {
         let canonical = !name.is_empty()
             && name.bytes().all(|b| b.is_ascii_digit())
             && (name == "0" || !name.starts_with('0'));
         let index = if canonical { name.parse().ok() } else { None };
         Part {
-            name: name.to_string(),
+            name: start..start + name.len(),
             index,
         }
     }
@@ -80,10 +81,24 @@ impl Path {
     /// Parses a dotted path; every string is a valid path (empty segments
     /// simply name fields called `""`).
     pub(crate) fn new(dotted: &str) -> Path {
+        let mut start = 0;
+        let parts = dotted
+            .split('.')
+            .map(|name| {
+                let part = Part::new(name, start);
+                start += name.len() + 1;
+                part
+            })
+            .collect();
         Path {
             dotted: dotted.to_string(),
-            parts: dotted.split('.').map(Part::new).collect(),
+            parts,
         }
+    }
+
+    /// The name of segment `k`.
+    fn name(&self, k: usize) -> &str {
+        &self.dotted[self.parts[k].name.clone()]
     }
 
     /// The path as written in the filter.
@@ -117,7 +132,7 @@ impl Path {
         let mut current = doc;
         let mut k = start;
         loop {
-            let Some(value) = field(current, &self.parts[k].name) else {
+            let Some(value) = field(current, self.name(k)) else {
                 return visit(None, offset);
             };
             let last = k + 1 == self.parts.len();

@@ -300,7 +300,7 @@ impl GroupService for NodeServer {
         let request = request.into_inner();
         let (group, call): (_, ReadCall) =
             self.open(request.group, request.target, &request.payload)?;
-        self.group_reply(group.read(&call).await)
+        self.group_reply(group.read_raw(&call).await)
     }
 
     async fn admin(

@@ -126,6 +126,33 @@ fn id_equality_for_point_lookups() {
 }
 
 #[test]
+fn filters_on_id_alone_are_recognised_and_match_by_id() {
+    for only_id in [
+        doc! {"_id": 7},
+        doc! {"_id": {"$gte": 7, "$ne": 8}},
+        doc! {"$and": [{"_id": 7}, {"_id": {"$type": "int"}}]},
+        doc! {"$or": [{"_id": 7}, {"$nor": [{"_id": {"$exists": true}}]}]},
+        doc! {"_id": {"$not": {"$lt": 7}}},
+    ] {
+        let f = filter(only_id.clone());
+        assert!(f.reads_only_id(), "{only_id}");
+        // Same answer as matching the whole document.
+        for whole in [doc! {"_id": 7, "x": 1}, doc! {"_id": 8}, doc! {"_id": "a"}] {
+            let id = whole.get("_id").cloned().expect("has _id");
+            assert_eq!(f.matches_id(id), f.matches(&whole), "{only_id} on {whole}");
+        }
+    }
+    for other in [
+        doc! {"_id": 7, "x": 1},
+        doc! {"_id.x": 1},
+        doc! {"$or": [{"_id": 7}, {"x": 1}]},
+        doc! {"_id": 7, "$expr": {"$eq": ["$_id", 7]}},
+    ] {
+        assert!(!filter(other.clone()).reads_only_id(), "{other}");
+    }
+}
+
+#[test]
 fn filter_is_send_sync_clone() {
     fn assert_traits<T: Send + Sync + Clone + std::fmt::Debug>() {}
     assert_traits::<Filter>();
