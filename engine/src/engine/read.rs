@@ -94,7 +94,9 @@ impl Engine {
         if let Some(id) = filter.id_equality() {
             let key = keyspace::document_key(collection_id, id);
             if let Some(stored) = self.mvcc.get(&key, ts)? {
-                if filter.reads_only_id() {
+                if filter.id_lookup_decides() {
+                    visit(Found::stored(stored))?;
+                } else if filter.reads_only_id() {
                     if filter.matches_id(document::stored_id(&stored)?) {
                         visit(Found::stored(stored))?;
                     }

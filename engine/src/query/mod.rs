@@ -172,6 +172,27 @@ impl Filter {
         reads_only_id(&self.expr)
     }
 
+    /// True when finding a document by the key of [`Filter::id_equality`]
+    /// already decides the match: the filter is exactly `{_id: v}` (or
+    /// `{_id: {$eq: v}}`) with `v` a number (not NaN), a string or an
+    /// ObjectId. For such values `$eq` is [`crate::value::values_equal`],
+    /// and two values are equal exactly when their keys are (the key
+    /// encoding's tested invariant), so the document found under `v`'s key
+    /// matches and no other does.
+    pub fn id_lookup_decides(&self) -> bool {
+        match &self.expr {
+            Expr::Field {
+                path,
+                pred: Pred::Cmp(CmpOp::Eq, value),
+            } if path.as_str() == "_id" => match value {
+                Bson::Int32(_) | Bson::Int64(_) | Bson::String(_) | Bson::ObjectId(_) => true,
+                Bson::Double(d) => !d.is_nan(),
+                _ => false,
+            },
+            _ => false,
+        }
+    }
+
     /// Whether a document whose `_id` is `id` matches; only meaningful when
     /// [`Filter::reads_only_id`] holds.
     pub fn matches_id(&self, id: Bson) -> bool {

@@ -142,6 +142,30 @@ fn filters_on_id_alone_are_recognised_and_match_by_id() {
             assert_eq!(f.matches_id(id), f.matches(&whole), "{only_id} on {whole}");
         }
     }
+    // Where the key lookup alone decides: one `$eq` on `_id` with a number,
+    // string or ObjectId.
+    for decides in [
+        doc! {"_id": 7},
+        doc! {"_id": {"$eq": 7_i64}},
+        doc! {"_id": 7.5},
+        doc! {"_id": "k"},
+        doc! {"_id": bson::oid::ObjectId::from_bytes([1; 12])},
+    ] {
+        assert!(filter(decides.clone()).id_lookup_decides(), "{decides}");
+    }
+    for undecided in [
+        doc! {"_id": f64::NAN},
+        doc! {"_id": null},
+        doc! {"_id": {"a": 1}},
+        doc! {"_id": 7, "x": 1},
+        doc! {"_id": {"$in": [7]}},
+        doc! {"$and": [{"_id": 7}, {"_id": {"$type": "int"}}]},
+    ] {
+        assert!(
+            !filter(undecided.clone()).id_lookup_decides(),
+            "{undecided}"
+        );
+    }
     for other in [
         doc! {"_id": 7, "x": 1},
         doc! {"_id.x": 1},
