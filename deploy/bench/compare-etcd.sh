@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # LauraDB and etcd 3.4 side by side, on this machine, over loopback.
 #
-#   deploy/bench/compare-etcd.sh                 # ~5 minutes after the build
+#   deploy/bench/compare-etcd.sh                 # ~10 minutes after the build
 #   SECONDS_PER_RUN=5 deploy/bench/compare-etcd.sh
 #
 # What it does:
@@ -13,6 +13,7 @@
 #   4. starts `lauradb dev --shards 1 --replicas 3 --data-dir <tmp>` (on disk:
 #      a write is acknowledged once a majority has fsynced its Raft log
 #      entry) and measures the same through the router; stops it;
+#      steps 3 and 4 alternate ROUNDS times (fresh data each round);
 #   5. starts `lauradb dev --shards 3 --replicas 3` and measures `put` at 64
 #      clients, once into one database (one shard does the work) and once
 #      spread over three databases (every shard busy);
@@ -23,7 +24,7 @@
 # Only one system runs at a time; the load generator (`lauradb bench`, the
 # same closed-loop client for both) shares the machine with it. Keys are 8
 # bytes, values 256 bytes. Settings: SECONDS_PER_RUN (10), WARMUP (2),
-# CLIENTS (1,16,64), KEYS (10000), OUT_DIR, LAURADB_BIN, KEEP_WORK=1 (keep
+# CLIENTS (1,16,64), KEYS (10000), ROUNDS (3), OUT_DIR, LAURADB_BIN, KEEP_WORK=1 (keep
 # data directories and logs).
 set -euo pipefail
 
@@ -33,6 +34,7 @@ SECONDS_PER_RUN=${SECONDS_PER_RUN:-10}
 WARMUP=${WARMUP:-2}
 CLIENTS=${CLIENTS:-1,16,64}
 KEYS=${KEYS:-10000}
+ROUNDS=${ROUNDS:-3}
 VALUE_SIZE=256
 OUT_DIR=${OUT_DIR:-$ROOT/docs/bench}
 
@@ -112,43 +114,46 @@ bench() {
 }
 
 # --- 3. etcd: 3 members -------------------------------------------------------
-read -r -a P <<<"$(free_ports 6)"
-CLUSTER="e1=http://127.0.0.1:${P[3]},e2=http://127.0.0.1:${P[4]},e3=http://127.0.0.1:${P[5]}"
-ENDPOINTS="127.0.0.1:${P[0]},127.0.0.1:${P[1]},127.0.0.1:${P[2]}"
-log "starting etcd $ETCD_VERSION: 3 members, clients on $ENDPOINTS"
-for i in 0 1 2; do
-    client=${P[$i]} peer=${P[$((i + 3))]}
-    etcd --name "e$((i + 1))" --data-dir "$WORK/etcd$((i + 1))" \
-        --listen-client-urls "http://127.0.0.1:$client" \
-        --advertise-client-urls "http://127.0.0.1:$client" \
-        --listen-peer-urls "http://127.0.0.1:$peer" \
-        --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
-        --initial-cluster "$CLUSTER" --initial-cluster-state new \
-        --initial-cluster-token compare-etcd \
-        --logger zap --log-level warn >"$WORK/etcd$((i + 1)).log" 2>&1 &
-    PIDS+=($!)
-done
-# The leader's client URL: writes sent to a follower would take one more hop.
-deadline=$((SECONDS + 60))
-ETCD_LEADER=""
-until [ -n "$ETCD_LEADER" ]; do
-    [ "$SECONDS" -lt "$deadline" ] || { log "etcd elected no leader in 60 s"; exit 1; }
-    sleep 0.2
-    ETCD_LEADER=$(ETCDCTL_API=3 etcdctl --endpoints="$ENDPOINTS" --command-timeout=2s \
-        endpoint status -w json 2>/dev/null | python3 -c '
+run_etcd() { # round
+    local i client peer deadline
+    read -r -a P <<<"$(free_ports 6)"
+    CLUSTER="e1=http://127.0.0.1:${P[3]},e2=http://127.0.0.1:${P[4]},e3=http://127.0.0.1:${P[5]}"
+    ENDPOINTS="127.0.0.1:${P[0]},127.0.0.1:${P[1]},127.0.0.1:${P[2]}"
+    log "round $1: starting etcd $ETCD_VERSION: 3 members, clients on $ENDPOINTS"
+    for i in 0 1 2; do
+        client=${P[$i]} peer=${P[$((i + 3))]}
+        etcd --name "e$((i + 1))" --data-dir "$WORK/r$1-etcd$((i + 1))" \
+            --listen-client-urls "http://127.0.0.1:$client" \
+            --advertise-client-urls "http://127.0.0.1:$client" \
+            --listen-peer-urls "http://127.0.0.1:$peer" \
+            --initial-advertise-peer-urls "http://127.0.0.1:$peer" \
+            --initial-cluster "$CLUSTER" --initial-cluster-state new \
+            --initial-cluster-token compare-etcd \
+            --logger zap --log-level warn >"$WORK/r$1-etcd$((i + 1)).log" 2>&1 &
+        PIDS+=($!)
+    done
+    # The leader's client URL: writes sent to a follower would take one more hop.
+    deadline=$((SECONDS + 60))
+    ETCD_LEADER=""
+    until [ -n "$ETCD_LEADER" ]; do
+        [ "$SECONDS" -lt "$deadline" ] || { log "etcd elected no leader in 60 s"; exit 1; }
+        sleep 0.2
+        ETCD_LEADER=$(ETCDCTL_API=3 etcdctl --endpoints="$ENDPOINTS" --command-timeout=2s \
+            endpoint status -w json 2>/dev/null | python3 -c '
 import json, sys
 for s in json.load(sys.stdin):
     st = s["Status"]
     if st["leader"] and st["leader"] == st["header"]["member_id"]:
         print(s["Endpoint"])
 ' || true)
-done
-log "etcd leader serves $ETCD_LEADER"
-for workload in put read; do
-    bench --target etcd --url "http://$ETCD_LEADER" --label etcd --workload "$workload" \
-        --clients "$CLIENTS" --json "$WORK/etcd-$workload.json"
-done
-stop_all
+    done
+    log "etcd leader serves $ETCD_LEADER"
+    for workload in put read; do
+        bench --target etcd --url "http://$ETCD_LEADER" --label etcd --workload "$workload" \
+            --clients "$CLIENTS" --json "$WORK/etcd-$workload.r$1.json"
+    done
+    stop_all
+}
 
 # --- 4. LauraDB: 1 shard x 3 replicas ----------------------------------------
 start_lauradb() { # shards name
@@ -161,12 +166,23 @@ start_lauradb() { # shards name
     LAURA_URL="http://127.0.0.1:$port"
     log "lauradb dev --shards $1 --replicas 3 ready on $LAURA_URL (data in $WORK/$2)"
 }
-start_lauradb 1 lauradb-1x3
-for workload in put read; do
-    bench --target lauradb --url "$LAURA_URL" --label lauradb --workload "$workload" \
-        --clients "$CLIENTS" --json "$WORK/lauradb-$workload.json"
+run_lauradb() { # round
+    log "round $1: LauraDB 1 shard x 3 replicas"
+    start_lauradb 1 "r$1-lauradb-1x3"
+    for workload in put read; do
+        bench --target lauradb --url "$LAURA_URL" --label lauradb --workload "$workload" \
+            --clients "$CLIENTS" --json "$WORK/lauradb-$workload.r$1.json"
+    done
+    stop_all
+}
+
+# The two systems take turns, ROUNDS times: this VM's speed drifts by tens of
+# percent within minutes, and alternating keeps a slow stretch from landing
+# on one system only. The report takes the median of the rounds.
+for round in $(seq 1 "$ROUNDS"); do
+    run_etcd "$round"
+    run_lauradb "$round"
 done
-stop_all
 
 # --- 5. LauraDB: 3 shards x 3 replicas ---------------------------------------
 start_lauradb 3 lauradb-3x3
@@ -182,4 +198,4 @@ python3 "$HERE/compare_report.py" \
     --etcd-version "$ETCD_VERSION" \
     --lauradb-version "${LAURADB_VERSION:-$(cd "$ROOT" && git describe --always --dirty 2>/dev/null || echo unknown)}" \
     --svg "$OUT_DIR/compare-etcd.svg" --json-out "$OUT_DIR/compare-etcd.json" \
-    "$WORK"/etcd-*.json "$WORK"/lauradb-*.json "$WORK"/lauradb3x3-*.json
+    "$WORK"/etcd-*.r*.json "$WORK"/lauradb-*.r*.json "$WORK"/lauradb3x3-*.json

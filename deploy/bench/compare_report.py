@@ -7,13 +7,19 @@ the 3 shards x 3 replicas rows, writes an SVG bar chart and the merged
 results, and ends with the line `put_c64_ratio=<LauraDB / etcd>`.
 
 Systems are told apart by the `target` label of each result: `lauradb`,
-`etcd`, `lauradb-3x3-1db`, `lauradb-3x3-3db`.
+`etcd`, `lauradb-3x3-1db`, `lauradb-3x3-3db`. A file named `*.rN.json` holds
+round N of the alternating runs: every row of the table is then the median
+round of that row (by ops/s, with that round's latencies), a second table
+lists each round's put/64 and read/16 figures, and `put_c64_ratio` is the
+median of the rounds' ratios.
 """
 
 import argparse
 import json
 import os
 import platform
+import re
+import statistics
 import sys
 from html import escape
 
@@ -34,16 +40,58 @@ COLORS = {
 }
 
 
+def round_of(path):
+    """N for a file named `*.rN.json`, else 0."""
+    m = re.search(r"\.r(\d+)\.json$", path)
+    return int(m.group(1)) if m else 0
+
+
 def load(paths):
-    """(workload, clients, target) -> result row, and the run settings."""
-    rows, run = {}, None
+    """round -> (workload, clients, target) -> result row, and the run settings."""
+    rounds, run = {}, None
     for path in paths:
         with open(path) as f:
             doc = json.load(f)
         run = run or doc["run"]
+        rows = rounds.setdefault(round_of(path), {})
         for r in doc["results"]:
             rows[(r["workload"], r["clients"], r["target"])] = r
-    return rows, run
+    return rounds, run
+
+
+def median_rows(rounds):
+    """Each (workload, clients, target): its median round's row (by ops/s;
+    the lower middle one for an even count)."""
+    seen = {}
+    for rows in rounds.values():
+        for key, row in rows.items():
+            seen.setdefault(key, []).append(row)
+    return {k: sorted(v, key=lambda r: r["ops_per_sec"])[(len(v) - 1) // 2]
+            for k, v in seen.items()}
+
+
+def per_round(rounds):
+    """The put/64 and read/16 comparison of every round that has both systems."""
+    out = []
+    for n in sorted(rounds):
+        rows = rounds[n]
+        a, b = rows.get(("put", 64, MAIN)), rows.get(("put", 64, ETCD))
+        r = ratio(a, b)
+        if r is None:
+            continue
+        out.append((n, a, b, r, ratio(rows.get(("read", 16, MAIN)), rows.get(("read", 16, ETCD)))))
+    return out
+
+
+def rounds_table(results):
+    out = ["| round | LauraDB put/64 ops/s | etcd put/64 ops/s | put ratio "
+           "| LauraDB / etcd put p99 ms | read/16 ratio |",
+           "|---:|---:|---:|---:|---:|---:|"]
+    for n, a, b, r, read in results:
+        out.append(f"| {n} | {a['ops_per_sec']:,.0f} | {b['ops_per_sec']:,.0f} | {r:.2f} "
+                   f"| {ms(a['p99_ms'])} / {ms(b['p99_ms'])} "
+                   f"| {f'{read:.2f}' if read else '-'} |")
+    return "\n".join(out)
 
 
 def ms(x):
@@ -156,7 +204,9 @@ def main():
     p.add_argument("--etcd-version", default="3.4")
     p.add_argument("--lauradb-version", default="unknown")
     args = p.parse_args()
-    rows, run = load(args.results)
+    rounds, run = load(args.results)
+    rows = median_rows(rounds)
+    results = per_round(rounds)
     header = (
         f"Machine: {machine()}. LauraDB {args.lauradb_version}, etcd {args.etcd_version}. "
         f"{run['keys']} keys of {run['key_bytes']} bytes, values of {run['value_bytes']} bytes; "
@@ -166,8 +216,14 @@ def main():
     print()
     print(header)
     print()
+    if len(results) > 1:
+        print(f"Median of {len(results)} alternating rounds (etcd, then LauraDB, each round):")
+        print()
     print(table(rows))
     print()
+    if len(results) > 1:
+        print(rounds_table(results))
+        print()
     errors = sum(r["errors"] for r in rows.values())
     if errors:
         print(f"WARNING: {errors} errors in the measured windows (see the errors columns)")
@@ -176,14 +232,18 @@ def main():
             json.dump({"machine": machine(), "lauradb": args.lauradb_version,
                        "etcd": args.etcd_version,
                        "run": {k: v for k, v in run.items() if k not in ("url", "databases")},
-                       "results": list(rows.values())}, f, indent=2)
+                       "results": list(rows.values()),
+                       "rounds": [{"round": n, "put_c64_ratio": round(r, 3),
+                                   "read_c16_ratio": round(read, 3) if read else None,
+                                   "results": list(rounds[n].values())}
+                                  for n, _, _, r, read in results]}, f, indent=2)
             f.write("\n")
     if args.svg:
         with open(args.svg, "w") as f:
             f.write(svg(rows, f"LauraDB vs etcd {args.etcd_version}: closed-loop ops/s over HTTP/JSON, "
                               f"3 replicas each, one {os.cpu_count()}-core machine"))
         print(f"chart: {args.svg}")
-    r = ratio(rows.get(("put", 64, MAIN)), rows.get(("put", 64, ETCD)))
+    r = statistics.median(x[3] for x in results) if results else None
     print(f"put_c64_ratio={r:.2f}" if r is not None else "put_c64_ratio=nan")
     return 0
 

@@ -58,12 +58,19 @@ pub struct LogDb {
 /// A sled flush followed by the fdatasync sled leaves out (see
 /// `lauradb_engine::storage::DiskSync`): only then is the data durable
 /// against power loss, not just against a crash of this process.
+///
+/// Both steps run on one blocking thread: sled's `flush_async` would hand
+/// the flush to sled's own thread pool, whose every new task wakes all of
+/// its idle threads (`notify_all`), and then the fdatasync would need a
+/// second hop.
 async fn flush_durably(db: &sled::Db, disk: &Arc<DiskSync>) -> io::Result<()> {
-    db.flush_async().await.map_err(io::Error::other)?;
-    let disk = Arc::clone(disk);
-    tokio::task::spawn_blocking(move || disk.sync())
-        .await
-        .map_err(|e| io::Error::other(format!("disk sync task failed: {e}")))?
+    let (db, disk) = (db.clone(), Arc::clone(disk));
+    tokio::task::spawn_blocking(move || {
+        db.flush().map_err(io::Error::other)?;
+        disk.sync()
+    })
+    .await
+    .map_err(|e| io::Error::other(format!("log flush task failed: {e}")))?
 }
 
 impl LogDb {

@@ -321,7 +321,10 @@ impl ClusterBackend {
                 if let [shard] = targets.as_slice() {
                     // An upsert whose new document belongs to another shard:
                     // update in place if it matches here, else insert there.
+                    // (An unsharded collection has one owner: nothing to
+                    // preview.)
                     if upsert_of(op)
+                        && placement.sharding.is_some()
                         && let Ok(document) = upsert_preview(op)
                         && let Ok(owner) = placement.shard_for_document(&document)
                         && owner != *shard
