@@ -140,11 +140,7 @@ impl Engine {
 
     /// MongoDB `find`: filter, sort, skip, limit, projection.
     pub fn find(&self, ns: &Namespace, options: &FindOptions, at: ReadAt) -> Result<Vec<Document>> {
-        let (found, projection) = self.find_limited(ns, options, options.limit, at)?;
-        found
-            .into_iter()
-            .map(|found| project(found, &projection))
-            .collect()
+        self.find_projected(ns, options, options.limit, at, project)
     }
 
     /// Like [`Engine::find`], answering with BSON bytes: documents that need
@@ -156,11 +152,7 @@ impl Engine {
         options: &FindOptions,
         at: ReadAt,
     ) -> Result<Vec<RawDocumentBuf>> {
-        let (found, projection) = self.find_limited(ns, options, options.limit, at)?;
-        found
-            .into_iter()
-            .map(|found| project_raw(found, &projection))
-            .collect()
+        self.find_projected(ns, options, options.limit, at, project_raw)
     }
 
     /// MongoDB `findOne`: the first document `find` would return.
@@ -170,12 +162,7 @@ impl Engine {
         options: &FindOptions,
         at: ReadAt,
     ) -> Result<Option<Document>> {
-        let (found, projection) = self.find_limited(ns, options, 1, at)?;
-        found
-            .into_iter()
-            .next()
-            .map(|found| project(found, &projection))
-            .transpose()
+        Ok(self.find_projected(ns, options, 1, at, project)?.pop())
     }
 
     /// [`Engine::find_one`] answering with BSON bytes, as [`Engine::find_raw`].
@@ -185,12 +172,23 @@ impl Engine {
         options: &FindOptions,
         at: ReadAt,
     ) -> Result<Option<RawDocumentBuf>> {
-        let (found, projection) = self.find_limited(ns, options, 1, at)?;
+        Ok(self.find_projected(ns, options, 1, at, project_raw)?.pop())
+    }
+
+    /// [`Engine::find_limited`] with the projection applied by `project`.
+    fn find_projected<T>(
+        &self,
+        ns: &Namespace,
+        options: &FindOptions,
+        limit: u64,
+        at: ReadAt,
+        project: fn(Found, &Projection) -> Result<T>,
+    ) -> Result<Vec<T>> {
+        let (found, projection) = self.find_limited(ns, options, limit, at)?;
         found
             .into_iter()
-            .next()
-            .map(|found| project_raw(found, &projection))
-            .transpose()
+            .map(|found| project(found, &projection))
+            .collect()
     }
 
     /// The documents a find answers, in order, skipped and limited but not
