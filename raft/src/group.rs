@@ -18,7 +18,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::Duration;
 
-use lauradb_engine::command::Command;
+use crate::commands::EncodedCommand;
 use lauradb_engine::dataapi::{RawReadOutput, ReadOutput, ReadRequest, execute_read_raw};
 use lauradb_engine::engine::{Engine, ReadAt};
 use lauradb_engine::sharding::ShardVersion;
@@ -159,17 +159,12 @@ pub(crate) fn write_error(
 }
 
 impl Group {
-    /// Proposes a command and waits for it to be committed and applied.
-    /// `encoded_len` is its size on the wire (it bounds how many commands
-    /// share a log entry).
-    #[tracing::instrument(level = "debug", skip_all, fields(group = self.id, op = command.op.name()))]
-    pub async fn write(
-        &self,
-        command: Command,
-        encoded_len: usize,
-    ) -> Result<Response, ClientError> {
+    /// Proposes a command (with the bytes it was decoded from, which are
+    /// what the log stores) and waits for it to be committed and applied.
+    #[tracing::instrument(level = "debug", skip_all, fields(group = self.id, op = command.command.op.name()))]
+    pub async fn write(&self, command: EncodedCommand) -> Result<Response, ClientError> {
         let started = std::time::Instant::now();
-        let result = self.proposer.write(command, encoded_len).await;
+        let result = self.proposer.write(command).await;
         metrics::histogram!("lauradb_raft_write_seconds").record(started.elapsed().as_secs_f64());
         result
     }

@@ -16,6 +16,8 @@
 //!
 //! * [`types`] — the openraft type config: a log entry is a [`types::Proposal`]
 //!   (engine commands plus the leader's timestamp).
+//! * [`commands`] — an entry's commands stay the bytes the client sent, from
+//!   the leader's log to every follower's; replicas decode them to apply.
 //! * [`log_store`] — log and vote on sled, durable before acknowledged, one
 //!   fsync for many appends; `log_cache` keeps the newest entries decoded.
 //! * [`state_machine`] — the engine as state machine; last-applied and
@@ -40,6 +42,7 @@ pub mod client;
 pub mod clock;
 mod coalescer;
 mod codec;
+pub mod commands;
 pub mod error;
 pub mod gc;
 pub mod group;

@@ -35,7 +35,6 @@
 use std::sync::Arc;
 use std::time::Instant;
 
-use lauradb_engine::command::Command;
 use openraft::error::RaftError;
 use openraft::raft::responder::ProgressResponder;
 use tokio::sync::{mpsc, oneshot};
@@ -43,6 +42,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::batching::{BatchQueue, Batchable};
 
 use crate::clock::HybridClock;
+use crate::commands::{Commands, EncodedCommand};
 use crate::error::ClientError;
 use crate::types::{GroupId, Proposal, Raft, Response};
 
@@ -54,8 +54,7 @@ pub const MAX_BYTES: usize = 4 << 20;
 
 /// One queued write.
 struct Pending {
-    command: Command,
-    encoded_len: usize,
+    command: EncodedCommand,
     reply: oneshot::Sender<Result<Response, ClientError>>,
 }
 
@@ -85,19 +84,10 @@ impl Proposer {
         Proposer { group, queue }
     }
 
-    /// Queues `command` (whose encoded size is `encoded_len`) and waits for
-    /// its result.
-    pub async fn write(
-        &self,
-        command: Command,
-        encoded_len: usize,
-    ) -> Result<Response, ClientError> {
+    /// Queues `command` and waits for its result.
+    pub async fn write(&self, command: EncodedCommand) -> Result<Response, ClientError> {
         let (reply, result) = oneshot::channel();
-        let pending = Pending {
-            command,
-            encoded_len,
-            reply,
-        };
+        let pending = Pending { command, reply };
         let stopped = || ClientError::Unavailable {
             group: self.group,
             reason: "the group is shutting down".into(),
@@ -109,7 +99,7 @@ impl Proposer {
 
 impl Batchable for Pending {
     fn bytes(&self) -> usize {
-        self.encoded_len
+        self.command.encoded.len()
     }
 }
 
@@ -134,11 +124,11 @@ impl Batcher {
     async fn propose(&self, batch: Vec<Pending>, slot: tokio::sync::OwnedSemaphorePermit) {
         let started = Instant::now();
         metrics::histogram!("lauradb_raft_proposal_commands").record(batch.len() as f64);
-        let (commands, replies): (Vec<Command>, Vec<_>) =
+        let (commands, replies): (Vec<EncodedCommand>, Vec<_>) =
             batch.into_iter().map(|p| (p.command, p.reply)).unzip();
         let proposal = Proposal {
             stamp: self.clock.now(),
-            commands: commands.into(),
+            commands: Commands::from_encoded(commands),
         };
         let (responder, outcome) = ProgressResponder::complete_only();
         let group = self.group;

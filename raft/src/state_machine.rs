@@ -112,7 +112,10 @@ impl StateMachineStore {
     /// progress record of its own. Either way a restart in the middle of an
     /// entry never applies a command twice.
     fn apply_proposal(&self, log_id: LogId, proposal: &Proposal) -> io::Result<Vec<Response>> {
-        let count = proposal.commands.len();
+        // Decoding can only fail on corrupt bytes: the leader proposed only
+        // bytes it had decoded (see `crate::commands`).
+        let commands = proposal.commands.decoded()?;
+        let count = commands.len();
         if count == 0 {
             self.engine
                 .apply_embedder_records(0, &[(APPLIED, encode_io(&Some(log_id))?)])
@@ -135,7 +138,7 @@ impl StateMachineStore {
         );
         // Whether a progress record of this entry exists and must be cleared.
         let mut progress_recorded = done > 0;
-        for (position, command) in proposal.commands.iter().enumerate().skip(done) {
+        for (position, command) in commands.iter().enumerate().skip(done) {
             let mut records = Vec::new();
             if position + 1 == count {
                 records.push((APPLIED, encode_io(&Some(log_id))?));

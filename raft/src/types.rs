@@ -7,9 +7,10 @@
 //! [`Response`] per command, together an [`EntryResponses`].
 
 use std::fmt;
-use std::sync::Arc;
 
-use lauradb_engine::command::{Command, CommandResult};
+use lauradb_engine::command::CommandResult;
+
+use crate::commands::Commands;
 use serde::{Deserialize, Serialize};
 
 /// Identifies a Raft group (a shard, or the config group) across the cluster.
@@ -24,31 +25,36 @@ pub struct Proposal {
     /// The leader's hybrid-clock reading when it proposed; the engine commits
     /// each command at `max(previous + 1, stamp)`.
     pub stamp: u64,
-    /// Shared, so entries clone cheaply (see `log_cache`); encoded as a
-    /// plain sequence.
-    pub commands: Arc<[Command]>,
+    /// Kept as the bytes the client sent and decoded at apply (see
+    /// [`crate::commands`]); clones share them.
+    pub commands: Commands,
 }
 
 impl fmt::Debug for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Commands can hold whole documents; logs show only their shape.
-        let ops: Vec<(&str, Option<&lauradb_engine::command::RequestId>)> = self
-            .commands
-            .iter()
-            .map(|c| (c.op.name(), c.request.as_ref()))
-            .collect();
-        f.debug_struct("Proposal")
-            .field("stamp", &self.stamp)
-            .field("ops", &ops)
-            .finish()
+        // Commands can hold whole documents; logs show only their shape (and
+        // only when they are decoded anyway: formatting never decodes).
+        let mut debug = f.debug_struct("Proposal");
+        debug.field("stamp", &self.stamp);
+        match self.commands.decoded_if_ready() {
+            Some(commands) => {
+                let ops: Vec<(&str, Option<&lauradb_engine::command::RequestId>)> = commands
+                    .iter()
+                    .map(|c| (c.op.name(), c.request.as_ref()))
+                    .collect();
+                debug.field("ops", &ops)
+            }
+            None => debug.field("commands", &self.commands.len()),
+        }
+        .finish()
     }
 }
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &*self.commands {
-            [one] => write!(f, "{}@{}", one.op.name(), self.stamp),
-            many => write!(f, "{} commands@{}", many.len(), self.stamp),
+        match self.commands.decoded_if_ready() {
+            Some([one]) => write!(f, "{}@{}", one.op.name(), self.stamp),
+            _ => write!(f, "{} commands@{}", self.commands.len(), self.stamp),
         }
     }
 }

@@ -20,12 +20,12 @@ use tokio::sync::watch;
 use tonic::{Request, Status, Streaming};
 
 use crate::codec::{decode, encode};
+use crate::commands::{EncodedCommand, split_batch};
 use crate::error::ClientError;
 use crate::group::{AdminRequest, Group, ReadCall};
 use crate::node::RaftNode;
 use crate::snapshot_file::SnapshotFile;
 use crate::types::{Response, Snapshot, Vote};
-use lauradb_engine::command::Command;
 
 const MAX_MESSAGE_BYTES: usize = 256 << 20;
 
@@ -271,7 +271,11 @@ impl GroupService for NodeServer {
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
         let (group, command) = self.open(request.group, request.target, &request.payload)?;
-        self.group_reply(group.write(command, request.payload.len()).await)
+        let command = EncodedCommand {
+            command,
+            encoded: request.payload,
+        };
+        self.group_reply(group.write(command).await)
     }
 
     async fn write_batch(
@@ -279,17 +283,14 @@ impl GroupService for NodeServer {
         request: Request<GroupRequest>,
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
-        let (group, commands): (_, Vec<Command>) =
-            self.open(request.group, request.target, &request.payload)?;
+        let group = self.group(request.group, request.target)?;
+        // Each command keeps its own bytes: those are what the log stores.
+        let commands = split_batch(&request.payload).map_err(bad_payload)?;
         // Every command joins the group's proposer queue in order (join_all
         // polls them in order), so they share log entries.
-        let each_len = request.payload.len() / commands.len().max(1);
-        let results: Vec<Result<Response, ClientError>> = futures::future::join_all(
-            commands
-                .into_iter()
-                .map(|command| group.write(command, each_len)),
-        )
-        .await;
+        let results: Vec<Result<Response, ClientError>> =
+            futures::future::join_all(commands.into_iter().map(|command| group.write(command)))
+                .await;
         self.group_reply(Ok::<_, ClientError>(results))
     }
 

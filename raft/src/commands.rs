@@ -1,0 +1,313 @@
+//! The commands of one log entry, kept as the bytes they arrived in.
+//!
+//! A write is encoded once, by the client that sends it (see
+//! `crate::coalescer`). Everything the Raft layer does with it afterwards —
+//! store it in the leader's log, send it to each follower, store it in each
+//! follower's log — moves bytes, so re-encoding it at every step would be
+//! pure waste (it was about a twentieth of a shard's CPU under load).
+//! [`Commands`] therefore holds an entry's commands as one MessagePack array
+//! in its wire form, and decodes them only when a replica applies the entry.
+//!
+//! ```text
+//!  client ── encode ──▶ leader: decode once (to check) ─┐
+//!                                                       ├─ bytes ─▶ log, followers, their logs
+//!                       apply on each replica ◀─ decode ┘
+//! ```
+//!
+//! Invariants:
+//!
+//! * **The bytes are the truth.** Every replica stores and applies exactly
+//!   the bytes the leader proposed, so all of them decode the same commands.
+//!   A leader only proposes bytes it has itself decoded into commands
+//!   ([`Commands::from_encoded`] takes both), so an entry that fails to
+//!   decode at apply means corruption, reported as a storage error.
+//! * **Cheap clones.** The log cache and openraft clone entries freely; a
+//!   clone shares the bytes and the decoded commands.
+//! * **Readable old logs.** An entry written before this layout (commands as
+//!   a MessagePack array of maps inside the entry) still decodes.
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use lauradb_engine::command::Command;
+use serde::de::{self, SeqAccess, Visitor};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+/// See the [module documentation](self).
+#[derive(Clone)]
+pub struct Commands(Arc<Inner>);
+
+struct Inner {
+    /// An rmp array header followed by each command's rmp encoding.
+    encoded: Vec<u8>,
+    /// How many commands `encoded` holds (read from its header).
+    count: usize,
+    /// The commands, decoded on first use (set from the start on the leader).
+    decoded: OnceLock<Result<Arc<[Command]>, String>>,
+}
+
+/// One command with the bytes it was decoded from.
+pub struct EncodedCommand {
+    pub command: Command,
+    pub encoded: Vec<u8>,
+}
+
+impl EncodedCommand {
+    /// Encodes `command` (the tests' and single writes' way in).
+    pub fn encode(command: Command) -> Result<EncodedCommand, rmp_serde::encode::Error> {
+        let encoded = crate::codec::encode(&command)?;
+        Ok(EncodedCommand { command, encoded })
+    }
+}
+
+/// Splits an rmp array of commands (a `WriteBatch` payload) into its
+/// commands, each with its own bytes.
+pub fn split_batch(payload: &[u8]) -> Result<Vec<EncodedCommand>, rmp_serde::decode::Error> {
+    let mut rest = payload;
+    let count = rmp::decode::read_array_len(&mut rest)
+        .map_err(|e| rmp_serde::decode::Error::Syntax(format!("a batch of commands: {e}")))?;
+    let mut commands = Vec::with_capacity((count as usize).min(rest.len()));
+    for _ in 0..count {
+        let before = rest;
+        // Reading from a `&[u8]` advances it past exactly one value.
+        let command: Command = rmp_serde::from_read(&mut rest)?;
+        let used = before.len() - rest.len();
+        commands.push(EncodedCommand {
+            command,
+            encoded: before[..used].to_vec(),
+        });
+    }
+    if !rest.is_empty() {
+        return Err(rmp_serde::decode::Error::Syntax(format!(
+            "{} bytes after the last of {count} commands",
+            rest.len()
+        )));
+    }
+    Ok(commands)
+}
+
+impl Commands {
+    /// The commands of a new entry, from commands the leader decoded and the
+    /// bytes it decoded them from.
+    pub fn from_encoded(commands: Vec<EncodedCommand>) -> Commands {
+        let body: usize = commands.iter().map(|c| c.encoded.len()).sum();
+        let mut encoded = Vec::with_capacity(5 + body);
+        rmp::encode::write_array_len(&mut encoded, commands.len() as u32)
+            .expect("writing to a Vec cannot fail");
+        let mut decoded = Vec::with_capacity(commands.len());
+        for command in commands {
+            encoded.extend_from_slice(&command.encoded);
+            decoded.push(command.command);
+        }
+        Commands(Arc::new(Inner {
+            encoded,
+            count: decoded.len(),
+            decoded: OnceLock::from(Ok(decoded.into())),
+        }))
+    }
+
+    /// Received or stored bytes; decoded when first needed.
+    fn from_bytes(encoded: Vec<u8>) -> Result<Commands, String> {
+        let count = rmp::decode::read_array_len(&mut encoded.as_slice())
+            .map_err(|e| format!("an entry's commands: {e}"))? as usize;
+        Ok(Commands(Arc::new(Inner {
+            encoded,
+            count,
+            decoded: OnceLock::new(),
+        })))
+    }
+
+    /// How many commands the entry carries (no decoding needed).
+    pub fn len(&self) -> usize {
+        self.0.count
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.count == 0
+    }
+
+    /// The encoded size, for logs' and caches' accounting.
+    pub fn encoded_len(&self) -> usize {
+        self.0.encoded.len()
+    }
+
+    /// The commands, decoded on the first call.
+    pub fn decoded(&self) -> Result<&[Command], std::io::Error> {
+        let decoded = self.0.decoded.get_or_init(|| {
+            crate::codec::decode::<Vec<Command>>(&self.0.encoded)
+                .map(Into::into)
+                .map_err(|e| e.to_string())
+        });
+        match decoded {
+            Ok(commands) => Ok(commands),
+            Err(e) => Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("a log entry's commands do not decode: {e}"),
+            )),
+        }
+    }
+
+    /// The decoded commands if something already decoded them.
+    pub fn decoded_if_ready(&self) -> Option<&[Command]> {
+        match self.0.decoded.get() {
+            Some(Ok(commands)) => Some(commands),
+            _ => None,
+        }
+    }
+}
+
+impl From<Vec<Command>> for Commands {
+    /// Encodes the commands (for tests and tools that build entries).
+    fn from(commands: Vec<Command>) -> Commands {
+        Commands::from_encoded(
+            commands
+                .into_iter()
+                .map(|c| EncodedCommand::encode(c).expect("an engine command encodes"))
+                .collect(),
+        )
+    }
+}
+
+impl PartialEq for Commands {
+    fn eq(&self, other: &Commands) -> bool {
+        self.0.encoded == other.0.encoded
+    }
+}
+
+impl Serialize for Commands {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_bytes(&self.0.encoded)
+    }
+}
+
+impl<'de> Deserialize<'de> for Commands {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Commands, D::Error> {
+        deserializer.deserialize_any(CommandsVisitor)
+    }
+}
+
+struct CommandsVisitor;
+
+impl<'de> Visitor<'de> for CommandsVisitor {
+    type Value = Commands;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("encoded engine commands")
+    }
+
+    fn visit_bytes<E: de::Error>(self, bytes: &[u8]) -> Result<Commands, E> {
+        Commands::from_bytes(bytes.to_vec()).map_err(E::custom)
+    }
+
+    fn visit_byte_buf<E: de::Error>(self, bytes: Vec<u8>) -> Result<Commands, E> {
+        Commands::from_bytes(bytes).map_err(E::custom)
+    }
+
+    /// The layout before commands were kept encoded: a sequence of them.
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Commands, A::Error> {
+        let mut commands = Vec::new();
+        while let Some(command) = seq.next_element::<Command>()? {
+            commands.push(EncodedCommand::encode(command).map_err(de::Error::custom)?);
+        }
+        Ok(Commands::from_encoded(commands))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bson::doc;
+    use lauradb_engine::command::{Namespace, Operation};
+
+    fn insert(n: i32) -> Command {
+        Command {
+            request: None,
+            now_millis: 0,
+            op: Operation::Insert {
+                ns: Namespace::new("db", "c"),
+                documents: vec![doc! {"_id": n, "v": "x".repeat(n as usize)}],
+                ordered: true,
+            },
+        }
+    }
+
+    fn batch_payload(commands: &[Command]) -> Vec<u8> {
+        let mut payload = Vec::new();
+        rmp::encode::write_array_len(&mut payload, commands.len() as u32).unwrap();
+        for command in commands {
+            payload.extend(crate::codec::encode(command).unwrap());
+        }
+        payload
+    }
+
+    #[test]
+    fn a_batch_splits_into_each_commands_own_bytes() {
+        let commands: Vec<Command> = (1..=4).map(insert).collect();
+        let split = split_batch(&batch_payload(&commands)).unwrap();
+        assert_eq!(split.len(), 4);
+        for (part, original) in split.iter().zip(&commands) {
+            assert_eq!(&part.command, original);
+            assert_eq!(part.encoded, crate::codec::encode(original).unwrap());
+        }
+        // The entry built from them holds exactly the batch's bytes.
+        let entry = Commands::from_encoded(split);
+        assert_eq!(entry.0.encoded, batch_payload(&commands));
+    }
+
+    #[test]
+    fn malformed_batches_are_refused() {
+        let mut payload = batch_payload(&[insert(1), insert(2)]);
+        assert!(
+            split_batch(&payload[..payload.len() - 3]).is_err(),
+            "truncated"
+        );
+        payload.push(0xc0);
+        assert!(split_batch(&payload).is_err(), "trailing bytes");
+        let mut claims_three = batch_payload(&[insert(1), insert(2)]);
+        claims_three[0] = 0x93;
+        assert!(
+            split_batch(&claims_three).is_err(),
+            "fewer commands than claimed"
+        );
+        assert!(split_batch(b"\x91\xa3abc").is_err(), "not a command");
+    }
+
+    #[test]
+    fn entries_travel_as_bytes_and_decode_on_first_use() {
+        let commands: Commands = vec![insert(1), insert(2)].into();
+        let bytes = crate::codec::encode(&commands).unwrap();
+        let received: Commands = crate::codec::decode(&bytes).unwrap();
+        assert_eq!(received.len(), 2);
+        assert!(received.decoded_if_ready().is_none(), "not decoded yet");
+        assert_eq!(received.decoded().unwrap(), &[insert(1), insert(2)]);
+        assert!(received.decoded_if_ready().is_some());
+        assert!(received == commands);
+    }
+
+    #[test]
+    fn entries_in_the_old_layout_still_decode() {
+        let old = crate::codec::encode(&vec![insert(3), insert(4)]).unwrap();
+        let commands: Commands = crate::codec::decode(&old).unwrap();
+        assert_eq!(commands.decoded().unwrap(), &[insert(3), insert(4)]);
+    }
+
+    #[test]
+    fn corrupt_stored_commands_are_a_data_error_not_a_panic() {
+        let bytes = crate::codec::encode(&serde_bytes_of(b"\x92\x01")).unwrap();
+        let commands: Commands = crate::codec::decode(&bytes).unwrap();
+        assert_eq!(commands.len(), 2);
+        let err = commands.decoded().unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    }
+
+    /// Bytes that serialise as an rmp `bin`, as `Commands` does.
+    fn serde_bytes_of(bytes: &'static [u8]) -> impl Serialize {
+        struct Bin(&'static [u8]);
+        impl Serialize for Bin {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_bytes(self.0)
+            }
+        }
+        Bin(bytes)
+    }
+}
