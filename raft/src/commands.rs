@@ -60,6 +60,25 @@ impl EncodedCommand {
     }
 }
 
+impl EncodedCommand {
+    /// Decodes one command that must fill `payload` exactly: stray bytes
+    /// after it would be stored with it and break the entry's layout.
+    pub fn decode(payload: Vec<u8>) -> Result<EncodedCommand, rmp_serde::decode::Error> {
+        let mut rest = payload.as_slice();
+        let command: Command = rmp_serde::from_read(&mut rest)?;
+        if !rest.is_empty() {
+            return Err(rmp_serde::decode::Error::Syntax(format!(
+                "{} bytes after the command",
+                rest.len()
+            )));
+        }
+        Ok(EncodedCommand {
+            command,
+            encoded: payload,
+        })
+    }
+}
+
 /// Splits an rmp array of commands (a `WriteBatch` payload) into its
 /// commands, each with its own bytes.
 pub fn split_batch(payload: &[u8]) -> Result<Vec<EncodedCommand>, rmp_serde::decode::Error> {
@@ -252,6 +271,17 @@ mod tests {
         // The entry built from them holds exactly the batch's bytes.
         let entry = Commands::from_encoded(split);
         assert_eq!(entry.0.encoded, batch_payload(&commands));
+    }
+
+    #[test]
+    fn a_single_command_must_fill_its_payload() {
+        let mut payload = crate::codec::encode(&insert(2)).unwrap();
+        assert_eq!(
+            EncodedCommand::decode(payload.clone()).unwrap().command,
+            insert(2)
+        );
+        payload.push(0xc0);
+        assert!(EncodedCommand::decode(payload).is_err(), "trailing bytes");
     }
 
     #[test]

@@ -270,11 +270,8 @@ impl GroupService for NodeServer {
         request: Request<GroupRequest>,
     ) -> Result<tonic::Response<GroupReply>, Status> {
         let request = request.into_inner();
-        let (group, command) = self.open(request.group, request.target, &request.payload)?;
-        let command = EncodedCommand {
-            command,
-            encoded: request.payload,
-        };
+        let group = self.group(request.group, request.target)?;
+        let command = EncodedCommand::decode(request.payload).map_err(bad_payload)?;
         self.group_reply(group.write(command).await)
     }
 
