@@ -53,25 +53,19 @@ pub struct EncodedCommand {
 }
 
 impl EncodedCommand {
-    /// Encodes `command` (the tests' and single writes' way in).
+    /// Encodes `command` (for entries built from decoded commands: tests,
+    /// old-layout log entries).
     pub fn encode(command: Command) -> Result<EncodedCommand, rmp_serde::encode::Error> {
         let encoded = crate::codec::encode(&command)?;
         Ok(EncodedCommand { command, encoded })
     }
-}
 
-impl EncodedCommand {
-    /// Decodes one command that must fill `payload` exactly: stray bytes
-    /// after it would be stored with it and break the entry's layout.
+    /// Decodes one command that must fill `payload` exactly (a `Write`
+    /// payload).
     pub fn decode(payload: Vec<u8>) -> Result<EncodedCommand, rmp_serde::decode::Error> {
         let mut rest = payload.as_slice();
-        let command: Command = rmp_serde::from_read(&mut rest)?;
-        if !rest.is_empty() {
-            return Err(rmp_serde::decode::Error::Syntax(format!(
-                "{} bytes after the command",
-                rest.len()
-            )));
-        }
+        let command = take_command(&mut rest)?;
+        nothing_after(rest, "the command")?;
         Ok(EncodedCommand {
             command,
             encoded: payload,
@@ -88,21 +82,32 @@ pub fn split_batch(payload: &[u8]) -> Result<Vec<EncodedCommand>, rmp_serde::dec
     let mut commands = Vec::with_capacity((count as usize).min(rest.len()));
     for _ in 0..count {
         let before = rest;
-        // Reading from a `&[u8]` advances it past exactly one value.
-        let command: Command = rmp_serde::from_read(&mut rest)?;
+        let command = take_command(&mut rest)?;
         let used = before.len() - rest.len();
         commands.push(EncodedCommand {
             command,
             encoded: before[..used].to_vec(),
         });
     }
-    if !rest.is_empty() {
-        return Err(rmp_serde::decode::Error::Syntax(format!(
-            "{} bytes after the last of {count} commands",
-            rest.len()
-        )));
-    }
+    nothing_after(rest, "the last command")?;
     Ok(commands)
+}
+
+/// Decodes the command at the front of `rest` and advances past exactly its
+/// bytes (reading from a `&[u8]` consumes only what the value needs).
+fn take_command(rest: &mut &[u8]) -> Result<Command, rmp_serde::decode::Error> {
+    rmp_serde::from_read(rest)
+}
+
+/// Stray bytes after the commands would be stored with them and break the
+/// entry's layout, so they are refused.
+fn nothing_after(rest: &[u8], what: &str) -> Result<(), rmp_serde::decode::Error> {
+    match rest.len() {
+        0 => Ok(()),
+        extra => Err(rmp_serde::decode::Error::Syntax(format!(
+            "{extra} bytes after {what}"
+        ))),
+    }
 }
 
 impl Commands {
@@ -143,11 +148,6 @@ impl Commands {
 
     pub fn is_empty(&self) -> bool {
         self.0.count == 0
-    }
-
-    /// The encoded size, for logs' and caches' accounting.
-    pub fn encoded_len(&self) -> usize {
-        self.0.encoded.len()
     }
 
     /// The commands, decoded on the first call.

@@ -9,9 +9,9 @@
 use std::fmt;
 
 use lauradb_engine::command::CommandResult;
+use serde::{Deserialize, Serialize};
 
 use crate::commands::Commands;
-use serde::{Deserialize, Serialize};
 
 /// Identifies a Raft group (a shard, or the config group) across the cluster.
 pub type GroupId = u64;
