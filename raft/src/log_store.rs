@@ -28,7 +28,12 @@
 //!   before deleting anything, so a crash mid-purge leaves a log that starts
 //!   after `last_purged` or overlaps it, never a gap.
 //! * **Ordered IO.** Every write goes to sled synchronously in call order, so
-//!   a later write can never overtake an earlier one.
+//!   a later write can never overtake an earlier one; sled recovers a prefix
+//!   of what was written, so a crash mid-append leaves a prefix of the
+//!   entries. Appends are plain inserts for that reason (a `sled::Batch`
+//!   would cost two extra thread-pool wake-ups per append, see `append`);
+//!   truncation keeps its batch, because deleting a suffix front to back
+//!   without one could leave a hole.
 
 use std::fmt::Debug;
 use std::io;
@@ -326,18 +331,25 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         I: IntoIterator<Item = Entry> + OptionalSend,
         I::IntoIter: OptionalSend,
     {
-        let mut batch = sled::Batch::default();
+        // One `insert` per entry, in index order, not one `sled::Batch`: a
+        // batch pins sled's log, which seals the current IO buffer twice,
+        // and every sealed buffer is a task on sled's thread pool that wakes
+        // all of its idle threads — that alone doubled the context switches
+        // per write. Atomicity is not needed here: sled recovers a prefix of
+        // its log, so a crash mid-append leaves a prefix of these entries
+        // (contiguous, no hole), and none of them was acknowledged yet.
         let (mut count, mut bytes) = (0_u64, 0_u64);
         let mut appended = Vec::new();
         for entry in entries {
             let encoded = encode_io(&entry)?;
             let size = encoded.len();
             bytes += size as u64;
-            batch.insert(&index_key(entry.log_id.index), encoded);
+            self.log
+                .insert(index_key(entry.log_id.index), encoded)
+                .map_err(sled_io)?;
             appended.push((entry, size));
             count += 1;
         }
-        self.log.apply_batch(batch).map_err(sled_io)?;
         {
             let mut cache = self.cache();
             for (entry, size) in appended {
