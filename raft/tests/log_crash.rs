@@ -3,8 +3,8 @@
 //! Appends are plain sled inserts, one per entry, not an atomic batch (see
 //! `log_store`): that is safe only because sled recovers a prefix of what
 //! was written. This test checks exactly that, with a real process and a
-//! real kill: a child process (this same test binary, re-run with
-//! [`CHILD_DIR`] set) appends multi-entry batches of ~2 KiB entries as fast
+//! real kill: a child process (this same test binary, re-run for its
+//! ignored `child_appender` with [`CHILD_DIR`] set) appends multi-entry batches of ~2 KiB entries as fast
 //! as it can — several appends in flight before it waits for their flush —
 //! and prints the highest index whose flush completed. The parent kills it
 //! at a moment that varies per round, reopens the log and checks:
@@ -105,13 +105,14 @@ async fn append_until_killed(dir: &Path) {
     }
 }
 
+/// Not a test of its own: the entry point of the child process, which the
+/// test below starts with `--ignored --exact child_appender`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "the child process of a_killed_appender_leaves_a_contiguous_log_with_every_flushed_entry"]
 async fn child_appender() {
-    // Only does something when the parent test runs this binary as its
-    // child; as an ordinary test it returns at once.
-    if let Ok(dir) = std::env::var(CHILD_DIR) {
-        append_until_killed(Path::new(&dir)).await;
-    }
+    let dir = std::env::var(CHILD_DIR)
+        .unwrap_or_else(|_| panic!("run by the kill test, with {CHILD_DIR} set"));
+    append_until_killed(Path::new(&dir)).await;
 }
 
 /// Runs the child, kills it `after` the first flush report, and returns
@@ -119,6 +120,7 @@ async fn child_appender() {
 fn run_and_kill(dir: &Path, after: Duration) -> u64 {
     let mut child = Process::new(std::env::current_exe().expect("test binary"))
         .args([
+            "--ignored",
             "--exact",
             "child_appender",
             "--nocapture",
@@ -164,9 +166,6 @@ fn run_and_kill(dir: &Path, after: Duration) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_killed_appender_leaves_a_contiguous_log_with_every_flushed_entry() {
-    if std::env::var(CHILD_DIR).is_ok() {
-        return;
-    }
     let dir = tempfile::tempdir().expect("temp dir");
     let log_dir = dir.path().join("log");
     let mut previous_last = 0;
