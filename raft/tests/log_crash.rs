@@ -4,9 +4,10 @@
 //! `log_store`): that is safe only because sled recovers a prefix of what
 //! was written. This test checks exactly that, with a real process and a
 //! real kill: a child process (this same test binary, re-run for its
-//! ignored `child_appender` with [`CHILD_DIR`] set) appends multi-entry batches of ~2 KiB entries as fast
-//! as it can — several appends in flight before it waits for their flush —
-//! and prints the highest index whose flush completed. The parent kills it
+//! ignored `child_appender` with [`CHILD_DIR`] set) appends multi-entry
+//! batches of ~2 KiB entries as fast as it can — several appends in flight
+//! before it waits for their flush — and prints the highest index whose
+//! flush completed. The parent kills it
 //! at a moment that varies per round, reopens the log and checks:
 //!
 //! * the log is contiguous: every index from the first to the last, no hole;
