@@ -339,10 +339,15 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // its log, so a crash mid-append leaves a prefix of these entries
         // (contiguous, no hole), and none of them was acknowledged yet
         // (`tests/log_crash.rs` kills an appender mid-stream to check this).
+        // Everything is encoded before anything is written, so an entry
+        // that cannot be encoded leaves the log as it was.
+        let encoded_entries = entries
+            .into_iter()
+            .map(|entry| Ok((encode_io(&entry)?, entry)))
+            .collect::<io::Result<Vec<_>>>()?;
         let (mut count, mut bytes) = (0_u64, 0_u64);
-        let mut appended = Vec::new();
-        for entry in entries {
-            let encoded = encode_io(&entry)?;
+        let mut appended = Vec::with_capacity(encoded_entries.len());
+        for (encoded, entry) in encoded_entries {
             let size = encoded.len();
             bytes += size as u64;
             self.log
