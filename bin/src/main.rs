@@ -113,6 +113,12 @@ async fn main() -> std::process::ExitCode {
     lauradb_raft::huge_pages::disable_transparent_huge_pages();
     let cli = Cli::parse();
     init_logging(cli.log_format);
+    if matches!(
+        cli.command,
+        Command::Dev(_) | Command::Node(_) | Command::Router(_)
+    ) {
+        observe::install_recorder();
+    }
     let result = match cli.command {
         Command::Dev(args) => dev(args).await,
         Command::Node(args) => node_cmd::run(args).await,

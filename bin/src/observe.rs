@@ -21,6 +21,13 @@ fn handle() -> Option<PrometheusHandle> {
         .clone()
 }
 
+/// Installs the recorder before anything records: a server calls this
+/// first, because handles taken before it (the Raft gauges resolve theirs
+/// once per replica, see `lauradb_raft::metrics`) would stay no-ops.
+pub fn install_recorder() {
+    handle();
+}
+
 /// A router serving `GET /metrics` in the Prometheus text format.
 pub fn metrics_routes() -> Router {
     let handle = handle();

@@ -84,3 +84,63 @@ fn dev_with_a_data_dir_reopens_its_data_after_sigterm() {
     assert_eq!(count(&server), json!(21));
     assert!(server.terminate().success());
 }
+
+/// The value of the Prometheus sample `name{labels}` in `text`.
+fn sample(text: &str, name: &str, labels: &str) -> Option<f64> {
+    let prefix = format!("{name}{{{labels}}} ");
+    text.lines()
+        .find_map(|line| line.strip_prefix(&prefix))
+        .and_then(|value| value.trim().parse().ok())
+}
+
+#[test]
+fn dev_metrics_show_each_replicas_raft_state_and_follow_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::dev(dir.path(), &["--ephemeral", "--replicas", "3"]);
+    insert(&server, 1);
+    let scrape = || common::http(&server.addr, "GET", "/metrics", "").map(|(_, body)| body);
+    // Each group (0: config, 1: the shard) has one leader among three
+    // replicas, as gauges resolved when the replicas started.
+    let leaders = |text: &str, group: u64| {
+        (1..=3)
+            .filter(|node| {
+                sample(
+                    text,
+                    "lauradb_raft_is_leader",
+                    &format!("group=\"{group}\",node=\"{node}\""),
+                ) == Some(1.0)
+            })
+            .count()
+    };
+    let text = common::wait_until(
+        "one leader per group in /metrics",
+        std::time::Duration::from_secs(30),
+        || scrape().filter(|text| leaders(text, 0) == 1 && leaders(text, 1) == 1),
+    );
+    let applied = |text: &str| -> f64 {
+        (1..=3)
+            .filter_map(|node| {
+                sample(
+                    text,
+                    "lauradb_raft_applied_index",
+                    &format!("group=\"1\",node=\"{node}\""),
+                )
+            })
+            .fold(0.0, f64::max)
+    };
+    let before = applied(&text);
+    assert!(
+        before >= 1.0,
+        "the shard applied its first entries: {before}"
+    );
+    for i in 2..=6 {
+        insert(&server, i);
+    }
+    // The gauges keep following the log after they were first set.
+    common::wait_until(
+        "the shard's applied index to move on in /metrics",
+        std::time::Duration::from_secs(30),
+        || scrape().filter(|text| applied(text) >= before + 5.0),
+    );
+    assert!(server.terminate().success());
+}
