@@ -10,7 +10,9 @@
 //! gauge up in the recorder once, when the task starts (a follower's lag
 //! gauge the first time that follower shows up), and reads the fields it
 //! needs under the channel's borrow instead of cloning the whole metrics
-//! value (which carries the membership).
+//! value (which carries the membership). So the process's `metrics`
+//! recorder must be installed before replicas start (the `lauradb` binary
+//! does it first thing); gauges taken before that stay no-ops.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
