@@ -3,7 +3,10 @@
 //! `--replicas` nodes (ids 1..=R), each hosting a replica of the config group
 //! (group 0) and of every shard group (1..=S), each node on its own loopback
 //! gRPC port — the same code paths as a real cluster, Raft and gRPC included.
-//! The router's HTTP API sits in front.
+//! The router's HTTP API sits in front; its calls to the nodes, being in the
+//! same process, run the nodes' gRPC handlers directly (see
+//! `lauradb_raft::network::local`), while the replicas replicate to each
+//! other over gRPC as in any cluster.
 //!
 //! The first start picks free ports and records the layout in
 //! `{data_dir}/cluster.json`; later starts reuse it (Raft membership names
@@ -117,6 +120,9 @@ impl DevCluster {
             .collect();
         let per_group_cache =
             (options.cache_bytes / (options.replicas * groups.len() as u64)).max(4 << 20);
+        // The router's pool: its calls to these nodes, which run in this
+        // process, skip gRPC (replication between the nodes does not).
+        let pool = ChannelPool::new();
         let mut nodes = Vec::new();
         for (id, listener) in listeners {
             let mut config = NodeConfig::new(id, root.join(format!("node-{id}")));
@@ -130,11 +136,11 @@ impl DevCluster {
                     .map_err(|e| format!("node {id}, group {group}: {e}"))?;
             }
             node.serve(listener);
+            pool.serve_locally(&layout.nodes[&id], &node);
             nodes.push(node);
         }
 
         // Initialise every group (a no-op for groups that already are).
-        let pool = ChannelPool::new();
         for &group in &groups {
             for (id, addr) in &layout.nodes {
                 NodeClient::new(pool.clone(), *id, addr.clone())

@@ -18,8 +18,8 @@ use std::time::{Duration, Instant};
 use lauradb_engine::command::{Command, RequestId};
 use lauradb_engine::dataapi::{ReadOutput, ReadRequest};
 use lauradb_engine::sharding::ShardVersion;
-use lauradb_proto::shard::GroupRequest;
 use lauradb_proto::shard::group_service_client::GroupServiceClient;
+use lauradb_proto::shard::{GroupReply, GroupRequest};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -28,6 +28,7 @@ use crate::codec::{decode, encode};
 use crate::error::ClientError;
 use crate::group::{AdminReply, AdminRequest, ReadCall, ReadConsistency};
 use crate::network::ChannelPool;
+use crate::network::local::{self, GroupRpc};
 use crate::types::{GroupId, NodeId, Response};
 
 /// Per-attempt RPC timeout.
@@ -41,14 +42,6 @@ pub struct NodeClient {
     addr: String,
 }
 
-#[derive(Clone, Copy)]
-enum Rpc {
-    Write,
-    WriteBatch,
-    Read,
-    Admin,
-}
-
 impl NodeClient {
     pub fn new(pool: ChannelPool, node: NodeId, addr: String) -> NodeClient {
         NodeClient { pool, node, addr }
@@ -60,7 +53,7 @@ impl NodeClient {
 
     async fn call<Req: Serialize, Resp: DeserializeOwned>(
         &self,
-        rpc: Rpc,
+        rpc: GroupRpc,
         group: GroupId,
         request: &Req,
     ) -> Result<Resp, ClientError> {
@@ -71,29 +64,19 @@ impl NodeClient {
     /// One RPC with an already encoded payload.
     async fn call_encoded<Resp: DeserializeOwned>(
         &self,
-        rpc: Rpc,
+        rpc: GroupRpc,
         group: GroupId,
         payload: Vec<u8>,
     ) -> Result<Resp, ClientError> {
         let unavailable = |reason: String| ClientError::Unavailable { group, reason };
-        let channel = self
-            .pool
-            .channel(&self.addr)
-            .map_err(|e| unavailable(format!("bad address {}: {e}", self.addr)))?;
-        let mut client = GroupServiceClient::new(channel)
-            .max_decoding_message_size(256 << 20)
-            .max_encoding_message_size(256 << 20);
-        let mut request = tonic::Request::new(GroupRequest {
+        let request = GroupRequest {
             group,
             target: self.node,
             payload,
-        });
-        request.set_timeout(ATTEMPT_TIMEOUT);
-        let reply = match rpc {
-            Rpc::Write => client.write(request).await,
-            Rpc::WriteBatch => client.write_batch(request).await,
-            Rpc::Read => client.read(request).await,
-            Rpc::Admin => client.admin(request).await,
+        };
+        let reply = match self.pool.local_node(&self.addr) {
+            Some(node) => local::call(&node, rpc, request, ATTEMPT_TIMEOUT).await,
+            None => self.call_remote(rpc, request).await,
         }
         .map_err(|status| match status.code() {
             tonic::Code::NotFound => ClientError::UnknownGroup(group),
@@ -105,8 +88,7 @@ impl NodeClient {
                 self.addr,
                 status.message()
             )),
-        })?
-        .into_inner();
+        })?;
         if reply.from != self.node {
             return Err(ClientError::WrongNode {
                 expected: self.node,
@@ -117,9 +99,38 @@ impl NodeClient {
             .map_err(|e| unavailable(format!("undecodable reply from node {}: {e}", self.node)))?
     }
 
+    /// One call over gRPC.
+    async fn call_remote(
+        &self,
+        rpc: GroupRpc,
+        request: GroupRequest,
+    ) -> Result<GroupReply, tonic::Status> {
+        let channel = self
+            .pool
+            .channel(&self.addr)
+            .map_err(|e| tonic::Status::unavailable(format!("bad address {}: {e}", self.addr)))?;
+        let mut client = GroupServiceClient::new(channel)
+            .max_decoding_message_size(256 << 20)
+            .max_encoding_message_size(256 << 20);
+        let mut request = tonic::Request::new(request);
+        request.set_timeout(ATTEMPT_TIMEOUT);
+        match rpc {
+            GroupRpc::Write => client.write(request).await,
+            GroupRpc::WriteBatch => client.write_batch(request).await,
+            GroupRpc::Read => client.read(request).await,
+            GroupRpc::Admin => client.admin(request).await,
+        }
+        .map(tonic::Response::into_inner)
+    }
+
+    /// Whether this node runs in this process (calls skip the transport).
+    pub(crate) fn is_local(&self) -> bool {
+        self.pool.local_node(&self.addr).is_some()
+    }
+
     /// Proposes a command on this node (which must lead the group).
     pub async fn write(&self, group: GroupId, command: &Command) -> Result<Response, ClientError> {
-        self.call(Rpc::Write, group, command).await
+        self.call(GroupRpc::Write, group, command).await
     }
 
     /// Proposes many commands on this node in one call; `payload` is an rmp
@@ -129,12 +140,13 @@ impl NodeClient {
         group: GroupId,
         payload: Vec<u8>,
     ) -> Result<Vec<Result<Response, ClientError>>, ClientError> {
-        self.call_encoded(Rpc::WriteBatch, group, payload).await
+        self.call_encoded(GroupRpc::WriteBatch, group, payload)
+            .await
     }
 
     /// Runs a read on this node.
     pub async fn read(&self, group: GroupId, call: &ReadCall) -> Result<ReadOutput, ClientError> {
-        self.call(Rpc::Read, group, call).await
+        self.call(GroupRpc::Read, group, call).await
     }
 
     /// Runs an admin action on this node.
@@ -143,7 +155,7 @@ impl NodeClient {
         group: GroupId,
         request: &AdminRequest,
     ) -> Result<AdminReply, ClientError> {
-        self.call(Rpc::Admin, group, request).await
+        self.call(GroupRpc::Admin, group, request).await
     }
 }
 
@@ -315,13 +327,24 @@ impl GroupClient {
     }
 
     /// The first attempt goes with whatever other writes are queued (see
-    /// [`crate::coalescer`]); retries go one by one through the leader.
+    /// [`crate::coalescer`]); retries go one by one through the leader. A
+    /// leader in this process needs no coalescing (there is no call to
+    /// share; its proposer batches the writes into entries), so writes go
+    /// to it one by one from the start.
     async fn write_with_request_id(&self, command: &Command) -> Result<Response, ClientError> {
         let encoded = encode(command).map_err(|e| ClientError::BadRequest(e.to_string()))?;
-        let target = {
-            let first = self.target(0);
-            (first.node, first.addr)
-        };
+        let first = self.target(0);
+        let group = self.group;
+        if first.is_local() {
+            let encoded = &encoded;
+            return self
+                .with_leader(|node| async move {
+                    node.call_encoded(GroupRpc::Write, group, encoded.clone())
+                        .await
+                })
+                .await;
+        }
+        let target = (first.node, first.addr);
         let coalescer = self
             .coalescer
             .get_or_init(|| Coalescer::start(self.group, self.pool.clone()));
@@ -331,7 +354,6 @@ impl GroupClient {
             Attempt::Retry { hint: None } => {}
         }
         metrics::counter!("lauradb_raft_client_batch_retries_total").increment(1);
-        let group = self.group;
         self.with_leader(|node| async move { node.write(group, command).await })
             .await
     }

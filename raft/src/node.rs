@@ -301,6 +301,14 @@ impl RaftNode {
         *self.server.lock().unwrap_or_else(|e| e.into_inner()) = Some((stop_tx, handle));
     }
 
+    /// Whether [`RaftNode::serve`] runs (and no stop began).
+    pub(crate) fn is_serving(&self) -> bool {
+        self.server
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+    }
+
     /// Stops serving, shuts every replica down (a leader first tries to hand
     /// leadership to another voter), and flushes storage.
     pub async fn shutdown(&self) -> Result<(), NodeError> {
