@@ -51,7 +51,10 @@ pub struct RaftSettings {
     /// batches.
     pub proposals_in_flight: usize,
     /// How often each replica removes MVCC versions no read can see (see
-    /// `gc`); rounds with no new commits are skipped.
+    /// `gc`); rounds with no new commits are skipped. A round visits only
+    /// the keys written since (see `lauradb_engine::mvcc`), so frequent
+    /// rounds are cheap and keep the garbage, and the memory it takes,
+    /// to about `gc_every + gc_retention` worth of writes.
     pub gc_every: Duration,
     /// How far back reads at a past timestamp stay possible: versions newer
     /// than `latest commit - gc_retention` are kept.
@@ -68,7 +71,7 @@ impl Default for RaftSettings {
             snapshot_every_log_bytes: 64 << 20,
             keep_entries_after_snapshot: 5_000,
             proposals_in_flight: 2,
-            gc_every: Duration::from_secs(30),
+            gc_every: Duration::from_secs(5),
             gc_retention: Duration::from_secs(5),
         }
     }

@@ -163,6 +163,18 @@ pub(super) fn store_range(start: Bound<&[u8]>, end: Bound<&[u8]>) -> KeyRange {
     (start, end)
 }
 
+/// The store range holding every version of one group (as
+/// [`encode_group`] writes it), newest first.
+pub(super) fn group_versions_range(group: &[u8]) -> KeyRange {
+    let at = |ts: u64| {
+        let mut buf = Vec::with_capacity(group.len() + 8);
+        buf.extend_from_slice(group);
+        buf.extend_from_slice(&encode_ts(ts));
+        buf
+    };
+    (Bound::Included(at(u64::MAX)), Bound::Included(at(0)))
+}
+
 /// The store range holding every version of every user key starting with
 /// `prefix`.
 pub(super) fn store_prefix_range(prefix: &[u8]) -> KeyRange {

@@ -63,6 +63,11 @@
 //! What remains is `a4 b5 c3`. Reads at any timestamp at or above the
 //! watermark answer exactly as before.
 //!
+//! A collection only visits keys that can have garbage: those written since
+//! they were last collected, and those that still had versions above the
+//! watermark then (see the `gc` submodule). Its cost follows the write
+//! rate, not the size of the data.
+//!
 //! ## Concurrency
 //!
 //! [`Mvcc`] is `Send + Sync` and every method takes `&self`. Reads (`get`,
@@ -75,22 +80,24 @@
 //! [`Mvcc::import`] replaces everything: reads that overlap it may see the
 //! old state, the new one or a mix, so the caller quiesces reads first.
 
+mod gc;
 mod key;
 mod scan;
 
 #[cfg(test)]
 mod tests;
 
+pub use self::gc::GcStats;
 pub use self::scan::{Scan, ScanRev};
 
 use std::cell::RefCell;
-use std::ops::{Bound, RangeBounds};
+use std::ops::RangeBounds;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use self::key::{
-    LATEST_COMMIT_TS_KEY, encode_group, encode_ts, encode_value, is_tombstone, split_version_key,
-    store_prefix_range, store_range, version_key,
+    LATEST_COMMIT_TS_KEY, encode_group, encode_ts, encode_value, store_prefix_range, store_range,
+    version_key,
 };
 use crate::error::{Error, Result};
 use crate::storage::{Record, Store, WriteBatch};
@@ -103,27 +110,19 @@ pub struct Mvcc {
     store: Arc<dyn Store>,
     /// The latest commit timestamp, also persisted at `LATEST_COMMIT_TS_KEY`.
     latest_commit_ts: AtomicU64,
-    /// Serializes writes. Holds the number of imports so far, so that a
-    /// running gc notices an import that replaced the contents under it.
-    writer: Mutex<u64>,
+    /// Serializes writes; holds what gc needs to know about them.
+    writer: Mutex<WriterState>,
 }
 
-/// What a [`Mvcc::gc`] run did.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct GcStats {
-    /// Version records examined.
-    pub versions_scanned: u64,
-    /// Version records removed, tombstones included.
-    pub versions_removed: u64,
-    /// Of those, tombstones.
-    pub tombstones_removed: u64,
-    /// True if an import replaced the contents during the run, which then
-    /// stopped early (its removals so far stand; they were correct).
-    pub interrupted: bool,
+/// What the writer lock guards besides the right to write.
+#[derive(Default)]
+struct WriterState {
+    /// Imports so far, so that a running gc notices an import that
+    /// replaced the contents under it.
+    imports: u64,
+    /// The keys gc has to visit (see the `gc` submodule).
+    dirty: gc::DirtyGroups,
 }
-
-/// Deletions per store batch during gc. A key's deletions always share a batch.
-const GC_BATCH: usize = 1024;
 
 thread_local! {
     /// Scratch space for the seek bounds of point reads.
@@ -141,7 +140,7 @@ impl Mvcc {
         Ok(Self {
             store,
             latest_commit_ts: AtomicU64::new(latest),
-            writer: Mutex::new(0),
+            writer: Mutex::new(WriterState::default()),
         })
     }
 
@@ -161,7 +160,7 @@ impl Mvcc {
     /// greater than [`Mvcc::latest_commit_ts`]; an empty `writes` just
     /// advances it.
     pub fn commit(&self, commit_ts: u64, writes: &[Write]) -> Result<()> {
-        let _writer = self.lock_writer()?;
+        let mut writer = self.lock_writer()?;
         let latest = self.latest_commit_ts();
         if commit_ts <= latest {
             return Err(Error::Storage(format!(
@@ -170,7 +169,9 @@ impl Mvcc {
         }
         let mut batch = WriteBatch::with_capacity(writes.len() + 1);
         for (key, value) in writes {
-            batch.set(version_key(key, commit_ts), encode_value(value.as_deref()));
+            let version = version_key(key, commit_ts);
+            writer.dirty.insert(&version[..version.len() - 8]);
+            batch.set(version, encode_value(value.as_deref()));
         }
         batch.set(LATEST_COMMIT_TS_KEY, commit_ts.to_be_bytes());
         self.store.write(batch)?;
@@ -238,7 +239,7 @@ impl Mvcc {
     /// becomes the latest commit timestamp. Atomic, also across a crash: on
     /// error the old contents remain (see [`Store::replace_all`]).
     pub fn import(&self, records: &mut dyn Iterator<Item = Result<Record>>, ts: u64) -> Result<()> {
-        let mut imports = self.lock_writer()?;
+        let mut writer = self.lock_writer()?;
         let meta = (LATEST_COMMIT_TS_KEY.to_vec(), ts.to_be_bytes().to_vec());
         let mut versions = records
             .map(|record| {
@@ -246,88 +247,13 @@ impl Mvcc {
                 Ok((version_key(&key, ts), encode_value(Some(&value))))
             })
             .chain(std::iter::once(Ok(meta)));
-        *imports += 1;
+        writer.imports += 1;
+        // Whatever happens to the contents, the dirty set no longer
+        // describes them.
+        writer.dirty.forget_all();
         self.store.replace_all(&mut versions)?;
         self.latest_commit_ts.store(ts, Ordering::Release);
         Ok(())
-    }
-
-    /// Removes every version that no read at a timestamp at or above
-    /// `watermark` can see: per key, all versions older than the newest one
-    /// at or below the watermark, and that one too if it is a tombstone.
-    /// Runs alongside reads and commits; it takes the write lock only to apply
-    /// each batch of deletions.
-    pub fn gc(&self, watermark: u64) -> Result<GcStats> {
-        // An import in progress finishes before this scan starts; one that
-        // starts later is noticed when deletions are applied.
-        let imports = *self.lock_writer()?;
-        let mut stats = GcStats::default();
-        let mut batch = WriteBatch::new();
-        let (mut tombstones, mut group) = (0, Vec::new());
-        // Whether the current group's newest version at or below the watermark was seen.
-        let mut kept = false;
-        for record in self
-            .store
-            .scan(store_range(Bound::Unbounded, Bound::Unbounded))
-        {
-            let (key, value) = record?;
-            stats.versions_scanned += 1;
-            let (key_group, ts) = split_version_key(&key)?;
-            if key_group != group.as_slice() {
-                if batch.len() >= GC_BATCH {
-                    if !self.apply_gc(
-                        std::mem::take(&mut batch),
-                        tombstones,
-                        imports,
-                        &mut stats,
-                    )? {
-                        return Ok(stats);
-                    }
-                    tombstones = 0;
-                }
-                group.clear();
-                group.extend_from_slice(key_group);
-                kept = false;
-            }
-            if ts > watermark {
-                continue;
-            }
-            if kept {
-                batch.delete(key);
-            } else {
-                kept = true;
-                if is_tombstone(&value) {
-                    batch.delete(key);
-                    tombstones += 1;
-                }
-            }
-        }
-        self.apply_gc(batch, tombstones, imports, &mut stats)?;
-        Ok(stats)
-    }
-
-    /// Applies one batch of gc deletions unless an import happened since the
-    /// gc started. Returns false (and marks the run interrupted) if it did.
-    fn apply_gc(
-        &self,
-        batch: WriteBatch,
-        tombstones: u64,
-        imports: u64,
-        stats: &mut GcStats,
-    ) -> Result<bool> {
-        // Held until the deletions are written, so no import can slip between.
-        let writer = self.lock_writer()?;
-        if *writer != imports {
-            stats.interrupted = true;
-            return Ok(false);
-        }
-        let removed = batch.len() as u64;
-        if removed > 0 {
-            self.store.write(batch)?;
-        }
-        stats.versions_removed += removed;
-        stats.tombstones_removed += tombstones;
-        Ok(true)
     }
 
     /// Makes every commit so far durable (see [`Store::flush`]).
@@ -335,7 +261,7 @@ impl Mvcc {
         self.store.flush()
     }
 
-    fn lock_writer(&self) -> Result<MutexGuard<'_, u64>> {
+    fn lock_writer(&self) -> Result<MutexGuard<'_, WriterState>> {
         self.writer
             .lock()
             .map_err(|_| Error::Storage("MVCC writer lock poisoned by a panicked writer".into()))

@@ -230,6 +230,7 @@ fn gc_removes_what_no_reader_at_or_above_the_watermark_can_see() {
         assert_eq!(
             stats,
             GcStats {
+                full_scan: true,
                 versions_scanned: 10,
                 versions_removed: 7,
                 tombstones_removed: 2,
@@ -281,6 +282,79 @@ fn gc_handles_many_keys_across_batches() {
     );
     assert_eq!(mvcc.scan(.., 2).count(), 3000);
     assert!(mvcc.scan(.., 2).all(|r| r.unwrap().1 == b"new"));
+}
+
+#[test]
+fn after_the_first_gc_only_keys_written_since_are_visited() {
+    for mvcc in [memory(), sled()] {
+        let writes: Vec<Write> = (0..3000u32)
+            .map(|i| (i.to_be_bytes().to_vec(), Some(b"v1".to_vec())))
+            .collect();
+        mvcc.commit(1, &writes).unwrap();
+        let first = mvcc.gc(1).unwrap();
+        assert!(first.full_scan);
+        assert_eq!(first.versions_scanned, 3000);
+
+        mvcc.commit(2, &[(7u32.to_be_bytes().to_vec(), Some(b"v2".to_vec()))])
+            .unwrap();
+        let second = mvcc.gc(2).unwrap();
+        assert_eq!(
+            second,
+            GcStats {
+                full_scan: false,
+                versions_scanned: 2,
+                versions_removed: 1,
+                tombstones_removed: 0,
+                interrupted: false
+            }
+        );
+        // Nothing written since: nothing to visit.
+        assert_eq!(mvcc.gc(2).unwrap().versions_scanned, 0);
+        assert_eq!(
+            mvcc.get(&7u32.to_be_bytes(), 2).unwrap(),
+            Some(b"v2".to_vec())
+        );
+    }
+}
+
+#[test]
+fn a_key_with_versions_above_the_watermark_is_collected_later_unwritten() {
+    let mvcc = memory();
+    mvcc.gc(0).unwrap(); // the full scan of an empty store
+    for ts in 1..=3 {
+        mvcc.commit(ts, &[set("a", &format!("a{ts}"))]).unwrap();
+    }
+    mvcc.commit(4, &[delete("b")]).unwrap();
+    // At watermark 1, a@1 is the version to keep; a@2, a@3 and b's
+    // tombstone at 4 are above it.
+    assert_eq!(mvcc.gc(1).unwrap().versions_removed, 0);
+    assert_eq!(raw_versions(&mvcc), vec!["a@3", "a@2", "a@1", "b@4 x"]);
+    // No new writes, a higher watermark: the rest is collected.
+    let stats = mvcc.gc(4).unwrap();
+    assert_eq!(
+        (stats.full_scan, stats.versions_removed, stats.tombstones_removed),
+        (false, 3, 1)
+    );
+    assert_eq!(raw_versions(&mvcc), vec!["a@3"]);
+    assert_eq!(mvcc.gc(4).unwrap().versions_scanned, 0);
+}
+
+#[test]
+fn the_first_gc_after_opening_or_an_import_scans_everything() {
+    let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+    let mvcc = Mvcc::new(store.clone()).unwrap();
+    example(&mvcc);
+    assert!(mvcc.gc(2).unwrap().full_scan);
+    assert!(!mvcc.gc(2).unwrap().full_scan);
+    // Reopened: versions written before are unknown to the new instance.
+    let reopened = Mvcc::new(store).unwrap();
+    let stats = reopened.gc(4).unwrap();
+    assert!(stats.full_scan);
+    assert_eq!(raw_versions(&reopened), vec!["a@4", "b@5", "c@3"]);
+    let mut records = vec![Ok((b"k".to_vec(), b"v".to_vec()))].into_iter();
+    reopened.import(&mut records, 10).unwrap();
+    assert!(reopened.gc(10).unwrap().full_scan);
+    assert_eq!(raw_versions(&reopened), vec!["k@10"]);
 }
 
 #[test]
