@@ -332,7 +332,11 @@ fn a_key_with_versions_above_the_watermark_is_collected_later_unwritten() {
     // No new writes, a higher watermark: the rest is collected.
     let stats = mvcc.gc(4).unwrap();
     assert_eq!(
-        (stats.full_scan, stats.versions_removed, stats.tombstones_removed),
+        (
+            stats.full_scan,
+            stats.versions_removed,
+            stats.tombstones_removed
+        ),
         (false, 3, 1)
     );
     assert_eq!(raw_versions(&mvcc), vec!["a@3"]);
