@@ -9,7 +9,9 @@
 //! attempt did commit (but whose reply was lost to a leader change) is not
 //! applied twice. A write that runs out of time is *indeterminate*
 //! ([`ClientError::Unavailable`]), never reported as failed. Concurrent
-//! writes share their first attempt's RPC (see [`crate::coalescer`]).
+//! writes share their first attempt's RPC (see [`crate::coalescer`]). Calls
+//! to a node running in this process skip gRPC (see
+//! [`crate::network::local`]); writes to such a leader are not coalesced.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
