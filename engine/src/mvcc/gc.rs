@@ -64,8 +64,9 @@ impl DirtyGroups {
         }
     }
 
-    /// After an import: nothing recorded describes the contents any more.
-    pub(super) fn forget_all(&mut self) {
+    /// After an import or a failed collection: what is recorded no longer
+    /// covers every group with garbage, so the next run scans everything.
+    pub(super) fn mark_incomplete(&mut self) {
         self.groups = HashSet::new();
         self.complete = false;
     }
@@ -91,6 +92,15 @@ impl Mvcc {
     /// submodule). Runs alongside reads and commits; it takes the write lock
     /// only to take the dirty set and to apply each batch of deletions.
     pub fn gc(&self, watermark: u64) -> Result<GcStats> {
+        let result = self.collect_garbage(watermark);
+        if result.is_err() {
+            // The groups this run took and did not finish are lost.
+            self.lock_writer()?.dirty.mark_incomplete();
+        }
+        result
+    }
+
+    fn collect_garbage(&self, watermark: u64) -> Result<GcStats> {
         // An import in progress finishes before this starts; one that starts
         // later is noticed when deletions are applied.
         let (imports, visit) = {

@@ -250,7 +250,7 @@ impl Mvcc {
         writer.imports += 1;
         // Whatever happens to the contents, the dirty set no longer
         // describes them.
-        writer.dirty.forget_all();
+        writer.dirty.mark_incomplete();
         self.store.replace_all(&mut versions)?;
         self.latest_commit_ts.store(ts, Ordering::Release);
         Ok(())

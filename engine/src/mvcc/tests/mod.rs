@@ -495,6 +495,58 @@ fn readers_at_a_fixed_timestamp_are_undisturbed_by_a_concurrent_writer() {
 /// A store that runs an import the first time it is scanned, after reading
 /// the records the scan yields: a gc then computes its deletions from contents
 /// an import has already replaced.
+/// A memory store whose next write fails once armed.
+struct FailingWrite {
+    inner: MemoryStore,
+    armed: std::sync::atomic::AtomicBool,
+}
+
+impl Store for FailingWrite {
+    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.get(key)
+    }
+    fn first_value(&self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>> {
+        self.inner.first_value(from, to)
+    }
+    fn scan(&self, range: crate::storage::KeyRange) -> crate::storage::ScanIter<'_> {
+        self.inner.scan(range)
+    }
+    fn write(&self, batch: WriteBatch) -> Result<()> {
+        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+            return Err(Error::Storage("injected write failure".into()));
+        }
+        self.inner.write(batch)
+    }
+    fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+    fn replace_all(&self, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<()> {
+        self.inner.replace_all(records)
+    }
+    fn stats(&self) -> Result<crate::storage::StoreStats> {
+        self.inner.stats()
+    }
+}
+
+#[test]
+fn a_failed_gc_leaves_the_next_one_to_scan_everything() {
+    let store = Arc::new(FailingWrite {
+        inner: MemoryStore::new(),
+        armed: false.into(),
+    });
+    let mvcc = Mvcc::new(store.clone()).unwrap();
+    mvcc.commit(1, &[set("a", "a1")]).unwrap();
+    assert!(mvcc.gc(1).unwrap().full_scan);
+    mvcc.commit(2, &[set("a", "a2")]).unwrap();
+    mvcc.commit(3, &[set("a", "a3")]).unwrap();
+    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    assert!(mvcc.gc(3).is_err());
+    // The keys that failed round had taken are not forgotten.
+    let stats = mvcc.gc(3).unwrap();
+    assert!(stats.full_scan);
+    assert_eq!(raw_versions(&mvcc), vec!["a@3"]);
+}
+
 struct ImportDuringScan {
     inner: MemoryStore,
     mvcc: std::sync::OnceLock<std::sync::Weak<Mvcc>>,
