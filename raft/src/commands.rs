@@ -22,12 +22,19 @@
 //!   ([`Commands::from_encoded`] takes both), so an entry that fails to
 //!   decode at apply means corruption, reported as a storage error.
 //! * **Cheap clones.** The log cache and openraft clone entries freely; a
-//!   clone shares the bytes and the decoded commands.
+//!   clone shares the bytes (and, until apply, the leader's decoded copy).
+//! * **Decoded only until applied.** The leader's decoded copy is handed to
+//!   its state machine once ([`Commands::decode`] takes it) and then
+//!   dropped, and a follower decodes the bytes when it applies and keeps
+//!   nothing. So an entry the log cache still holds after it was applied
+//!   costs its bytes, not also its decoded documents (which weigh several
+//!   times the bytes: with both kept, the cache's 32 MiB budget of bytes
+//!   held ~180 MiB per group under load).
 //! * **Readable old logs.** An entry written before this layout (commands as
 //!   a MessagePack array of maps inside the entry) still decodes.
 
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use lauradb_engine::command::Command;
 use serde::de::{self, SeqAccess, Visitor};
@@ -42,8 +49,8 @@ struct Inner {
     encoded: Vec<u8>,
     /// How many commands `encoded` holds (read from its header).
     count: usize,
-    /// The commands, decoded on first use (set from the start on the leader).
-    decoded: OnceLock<Result<Arc<[Command]>, String>>,
+    /// The leader's decoded commands, until its state machine takes them.
+    decoded: Mutex<Option<Arc<[Command]>>>,
 }
 
 /// One command with the bytes it was decoded from.
@@ -126,7 +133,7 @@ impl Commands {
         Commands(Arc::new(Inner {
             encoded,
             count: decoded.len(),
-            decoded: OnceLock::from(Ok(decoded.into())),
+            decoded: Mutex::new(Some(decoded.into())),
         }))
     }
 
@@ -137,7 +144,7 @@ impl Commands {
         Ok(Commands(Arc::new(Inner {
             encoded,
             count,
-            decoded: OnceLock::new(),
+            decoded: Mutex::new(None),
         })))
     }
 
@@ -150,28 +157,31 @@ impl Commands {
         self.0.count == 0
     }
 
-    /// The commands, decoded on the first call.
-    pub fn decoded(&self) -> Result<&[Command], std::io::Error> {
-        let decoded = self.0.decoded.get_or_init(|| {
-            crate::codec::decode::<Vec<Command>>(&self.0.encoded)
-                .map(Into::into)
-                .map_err(|e| e.to_string())
-        });
-        match decoded {
-            Ok(commands) => Ok(commands),
-            Err(e) => Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("a log entry's commands do not decode: {e}"),
-            )),
+    /// The commands, for applying them: the first call on a leader's entry
+    /// hands over the leader's decoded copy (which the entry then forgets);
+    /// every other call decodes the bytes.
+    pub fn decode(&self) -> Result<Arc<[Command]>, std::io::Error> {
+        if let Some(commands) = self.lock_decoded().take() {
+            return Ok(commands);
         }
+        crate::codec::decode::<Vec<Command>>(&self.0.encoded)
+            .map(Into::into)
+            .map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("a log entry's commands do not decode: {e}"),
+                )
+            })
     }
 
-    /// The decoded commands if something already decoded them.
-    pub fn decoded_if_ready(&self) -> Option<&[Command]> {
-        match self.0.decoded.get() {
-            Some(Ok(commands)) => Some(commands),
-            _ => None,
-        }
+    /// The leader's decoded commands if it still holds them (for logs:
+    /// formatting never decodes).
+    pub fn decoded_if_ready(&self) -> Option<Arc<[Command]>> {
+        self.lock_decoded().clone()
+    }
+
+    fn lock_decoded(&self) -> std::sync::MutexGuard<'_, Option<Arc<[Command]>>> {
+        self.0.decoded.lock().unwrap_or_else(|e| e.into_inner())
     }
 }
 
@@ -303,22 +313,40 @@ mod tests {
     }
 
     #[test]
-    fn entries_travel_as_bytes_and_decode_on_first_use() {
+    fn entries_travel_as_bytes_and_decode_when_applied() {
         let commands: Commands = vec![insert(1), insert(2)].into();
         let bytes = crate::codec::encode(&commands).unwrap();
         let received: Commands = crate::codec::decode(&bytes).unwrap();
         assert_eq!(received.len(), 2);
         assert!(received.decoded_if_ready().is_none(), "not decoded yet");
-        assert_eq!(received.decoded().unwrap(), &[insert(1), insert(2)]);
-        assert!(received.decoded_if_ready().is_some());
+        assert_eq!(&*received.decode().unwrap(), &[insert(1), insert(2)]);
+        assert!(
+            received.decoded_if_ready().is_none(),
+            "a follower keeps no decoded copy"
+        );
         assert!(received == commands);
+    }
+
+    #[test]
+    fn the_leaders_decoded_copy_is_handed_over_once_then_dropped() {
+        let commands: Commands = vec![insert(1), insert(2)].into();
+        let cached = commands.clone();
+        let first = commands.decode().unwrap();
+        assert_eq!(&*first, &[insert(1), insert(2)]);
+        assert!(
+            cached.decoded_if_ready().is_none(),
+            "clones share the copy, so it is gone from the cached one too"
+        );
+        drop(first);
+        // Applying again (a restart re-applies from the log) decodes the bytes.
+        assert_eq!(&*cached.decode().unwrap(), &[insert(1), insert(2)]);
     }
 
     #[test]
     fn entries_in_the_old_layout_still_decode() {
         let old = crate::codec::encode(&vec![insert(3), insert(4)]).unwrap();
         let commands: Commands = crate::codec::decode(&old).unwrap();
-        assert_eq!(commands.decoded().unwrap(), &[insert(3), insert(4)]);
+        assert_eq!(&*commands.decode().unwrap(), &[insert(3), insert(4)]);
     }
 
     #[test]
@@ -326,7 +354,7 @@ mod tests {
         let bytes = crate::codec::encode(&serde_bytes_of(b"\x92\x01")).unwrap();
         let commands: Commands = crate::codec::decode(&bytes).unwrap();
         assert_eq!(commands.len(), 2);
-        let err = commands.decoded().unwrap_err();
+        let err = commands.decode().unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     }
 

@@ -1,4 +1,4 @@
-//! The newest log entries, kept decoded in memory.
+//! The newest log entries, kept in memory as entries (not sled records).
 //!
 //! openraft reads every entry back from the log store after appending it:
 //! each replication stream reads the entries it sends (a leader has one per

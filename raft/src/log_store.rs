@@ -52,7 +52,8 @@ use crate::types::{Entry, GroupId, LogId, TypeConfig, Vote};
 const VOTE: &[u8] = b"vote";
 const COMMITTED: &[u8] = b"committed";
 const LAST_PURGED: &[u8] = b"last_purged";
-/// Encoded bytes of the newest entries each group keeps decoded in memory.
+/// Encoded bytes of the newest entries each group keeps in memory (an
+/// applied entry holds just its bytes, see `crate::commands`).
 const CACHE_BYTES: usize = 32 << 20;
 
 /// The node's log database: one sled `Db` and one flusher for all groups.

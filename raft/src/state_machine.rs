@@ -114,7 +114,7 @@ impl StateMachineStore {
     fn apply_proposal(&self, log_id: LogId, proposal: &Proposal) -> io::Result<Vec<Response>> {
         // Decoding can only fail on corrupt bytes: the leader proposed only
         // bytes it had decoded (see `crate::commands`).
-        let commands = proposal.commands.decoded()?;
+        let commands = proposal.commands.decode()?;
         let count = commands.len();
         if count == 0 {
             self.engine

@@ -36,7 +36,7 @@ impl fmt::Debug for Proposal {
         // only when they are decoded anyway: formatting never decodes).
         let mut debug = f.debug_struct("Proposal");
         debug.field("stamp", &self.stamp);
-        match self.commands.decoded_if_ready() {
+        match self.commands.decoded_if_ready().as_deref() {
             Some(commands) => {
                 let ops: Vec<(&str, Option<&lauradb_engine::command::RequestId>)> = commands
                     .iter()
@@ -52,7 +52,7 @@ impl fmt::Debug for Proposal {
 
 impl fmt::Display for Proposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.commands.decoded_if_ready() {
+        match self.commands.decoded_if_ready().as_deref() {
             Some([one]) => write!(f, "{}@{}", one.op.name(), self.stamp),
             _ => write!(f, "{} commands@{}", self.commands.len(), self.stamp),
         }

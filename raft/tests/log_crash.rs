@@ -204,7 +204,7 @@ async fn a_killed_appender_leaves_a_contiguous_log_with_every_flushed_entry() {
                 panic!("round {round}: entry {expected} lost its payload");
             };
             assert_eq!(proposal.stamp, expected);
-            let commands = proposal.commands.decoded().expect("commands decode");
+            let commands = proposal.commands.decode().expect("commands decode");
             assert_eq!(commands.len(), 1);
         }
         eprintln!("round {round}: {acknowledged} flushed before the kill, {last} recovered");
