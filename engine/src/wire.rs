@@ -18,8 +18,39 @@ fn to_bytes(doc: &Document) -> Result<Vec<u8>, bson::error::Error> {
     doc.to_vec()
 }
 
+/// Parses BSON bytes in place (`Document::from_reader` would first copy
+/// them into a buffer of its own).
 fn from_bytes(bytes: &[u8]) -> Result<Document, bson::error::Error> {
-    Document::from_reader(bytes)
+    Document::try_from(bson::RawDocument::from_bytes(bytes)?)
+}
+
+/// A `Document` read from the decoder's bytes as they are handed over: no
+/// intermediate `Vec` between the MessagePack buffer and the BSON parser.
+struct WireDocument(Document);
+
+impl<'de> Deserialize<'de> for WireDocument {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WireDocument;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a BSON document as a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<WireDocument, E> {
+                from_bytes(v).map(WireDocument).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<WireDocument, A::Error> {
+                let bytes = ByteBuf::visit_seq(seq)?;
+                from_bytes(&bytes.0)
+                    .map(WireDocument)
+                    .map_err(A::Error::custom)
+            }
+        }
+        d.deserialize_bytes(Visitor)
+    }
 }
 
 /// A `Document` as BSON bytes.
@@ -32,8 +63,7 @@ pub mod document {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Document, D::Error> {
-        let bytes = ByteBuf::deserialize(d)?;
-        from_bytes(&bytes.0).map_err(D::Error::custom)
+        Ok(WireDocument::deserialize(d)?.0)
     }
 }
 
@@ -51,11 +81,8 @@ pub mod documents {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Document>, D::Error> {
-        let encoded = Vec::<ByteBuf>::deserialize(d)?;
-        encoded
-            .iter()
-            .map(|b| from_bytes(&b.0).map_err(D::Error::custom))
-            .collect()
+        let docs = Vec::<WireDocument>::deserialize(d)?;
+        Ok(docs.into_iter().map(|d| d.0).collect())
     }
 }
 
@@ -73,10 +100,7 @@ pub mod opt_document {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Document>, D::Error> {
-        let bytes = Option::<ByteBuf>::deserialize(d)?;
-        bytes
-            .map(|b| from_bytes(&b.0).map_err(D::Error::custom))
-            .transpose()
+        Ok(Option::<WireDocument>::deserialize(d)?.map(|d| d.0))
     }
 }
 
@@ -170,18 +194,23 @@ impl<'de> Deserialize<'de> for ByteBuf {
             fn visit_byte_buf<E: serde::de::Error>(self, v: Vec<u8>) -> Result<ByteBuf, E> {
                 Ok(ByteBuf(v))
             }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<ByteBuf, A::Error> {
-                let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0));
-                while let Some(b) = seq.next_element::<u8>()? {
-                    out.push(b);
-                }
-                Ok(ByteBuf(out))
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<ByteBuf, A::Error> {
+                ByteBuf::visit_seq(seq)
             }
         }
         d.deserialize_byte_buf(Visitor)
+    }
+}
+
+impl ByteBuf {
+    /// Bytes written as an array of integers (a serializer without a byte
+    /// string type).
+    fn visit_seq<'de, A: serde::de::SeqAccess<'de>>(mut seq: A) -> Result<ByteBuf, A::Error> {
+        let mut out = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(1 << 20));
+        while let Some(b) = seq.next_element::<u8>()? {
+            out.push(b);
+        }
+        Ok(ByteBuf(out))
     }
 }
 

@@ -101,9 +101,15 @@ pub fn split_batch(payload: &[u8]) -> Result<Vec<EncodedCommand>, rmp_serde::dec
 }
 
 /// Decodes the command at the front of `rest` and advances past exactly its
-/// bytes (reading from a `&[u8]` consumes only what the value needs).
+/// bytes. The value's extent is found first ([`crate::codec::value_len`]),
+/// so the decoder reads a slice and borrows its strings and binaries
+/// instead of copying each one out (a reader-based decoder would).
 fn take_command(rest: &mut &[u8]) -> Result<Command, rmp_serde::decode::Error> {
-    rmp_serde::from_read(rest)
+    let len = crate::codec::value_len(rest).map_err(rmp_serde::decode::Error::Syntax)?;
+    let (command, after) = rest.split_at(len);
+    let command = rmp_serde::from_slice(command)?;
+    *rest = after;
+    Ok(command)
 }
 
 /// Stray bytes after the commands would be stored with them and break the
