@@ -27,6 +27,16 @@
 //! * **No holes.** Entries are contiguous; `purge` records `last_purged`
 //!   before deleting anything, so a crash mid-purge leaves a log that starts
 //!   after `last_purged` or overlaps it, never a gap.
+//! * **Purge in the background.** Deleting a purged prefix makes sled read
+//!   the old leaves back from disk (tens of thousands of entries at a time
+//!   under load), so `purge` only records `last_purged` and hands the
+//!   deletion to the node's purger thread; the group's Raft core goes on at
+//!   once. Until the purger is done, entries at or below `last_purged` may
+//!   still be in sled: reads start above it and the log state ignores
+//!   them. Nothing is ever written at those indexes again (Raft appends
+//!   only past what it purged), so the purger cannot delete a live entry.
+//!   It deletes front to back, one key at a time, so a crash leaves the
+//!   overlap above, and opening a group hands any such leftover to it.
 //! * **Ordered IO.** Every write goes to sled synchronously in call order, so
 //!   a later write can never overtake an earlier one; sled recovers a prefix
 //!   of what was written, so a crash mid-append leaves a prefix of the
@@ -62,6 +72,7 @@ pub struct LogDb {
     db: sled::Db,
     disk: Arc<DiskSync>,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+    purger: mpsc::Sender<PurgeJob>,
 }
 
 /// A sled flush followed by the fdatasync sled leaves out (see
@@ -99,10 +110,15 @@ impl LogDb {
         std::thread::Builder::new()
             .name("raft-log-flush".into())
             .spawn(move || flusher.run())?;
+        let (purger, jobs) = mpsc::channel();
+        std::thread::Builder::new()
+            .name("raft-log-purge".into())
+            .spawn(move || run_purger(jobs))?;
         Ok(LogDb {
             db,
             disk,
             flusher: tx,
+            purger,
         })
     }
 
@@ -116,16 +132,24 @@ impl LogDb {
             .db
             .open_tree(format!("g{group}/meta"))
             .map_err(io::Error::other)?;
-        Ok(LogStore {
+        let store = LogStore {
             group,
             db: self.db.clone(),
             disk: self.disk.clone(),
             log,
             meta,
             flusher: self.flusher.clone(),
+            purger: self.purger.clone(),
+            first_kept: Arc::default(),
             appended_bytes: Arc::default(),
             cache: Arc::new(Mutex::new(LogCache::new(CACHE_BYTES))),
-        })
+        };
+        // A purge that a crash or shutdown interrupted is finished now.
+        if let Some(purged) = store.meta_get::<LogId>(LAST_PURGED)? {
+            store.first_kept.store(purged.index + 1, Ordering::Relaxed);
+            store.delete_purged(purged.index)?;
+        }
+        Ok(store)
     }
 
     /// Flushes everything written so far.
@@ -175,6 +199,60 @@ impl Flusher {
     }
 }
 
+/// A purged prefix still to delete: every entry at or below `through`.
+struct PurgeJob {
+    group: GroupId,
+    log: sled::Tree,
+    through: u64,
+}
+
+/// Keys the purger reads ahead before deleting them.
+const PURGE_CHUNK: usize = 1024;
+
+/// Deletes purged prefixes, one job after another, front to back.
+/// Runs until every [`LogDb`] and [`LogStore`] of the database is dropped.
+fn run_purger(jobs: mpsc::Receiver<PurgeJob>) {
+    while let Ok(job) = jobs.recv() {
+        let started = std::time::Instant::now();
+        match delete_through(&job.log, job.through) {
+            Ok(deleted) => {
+                metrics::counter!("lauradb_raft_log_purged_entries_total").increment(deleted);
+                metrics::histogram!("lauradb_raft_log_purge_seconds")
+                    .record(started.elapsed().as_secs_f64());
+            }
+            // The entries stay (reads start above `last_purged`); the next
+            // purge of this group, or its next opening, deletes them.
+            Err(e) => tracing::warn!(group = job.group, through = job.through, error = %e,
+                "cannot delete a purged part of the raft log"),
+        }
+    }
+}
+
+/// Deletes every entry with an index at or below `through`, lowest first;
+/// returns how many there were. One `remove` per key, not a `sled::Batch`:
+/// a batch takes the whole database's write lock and would stall every
+/// append of every group while sled reads the old leaves back. Removes are
+/// written in order and sled recovers a prefix of its writes, so a crash
+/// leaves the log starting somewhere after `last_purged`, never a hole.
+fn delete_through(log: &sled::Tree, through: u64) -> io::Result<u64> {
+    let mut deleted = 0;
+    loop {
+        let keys = log
+            .range(..=index_key(through))
+            .keys()
+            .take(PURGE_CHUNK)
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(sled_io)?;
+        if keys.is_empty() {
+            return Ok(deleted);
+        }
+        for key in keys {
+            log.remove(key).map_err(sled_io)?;
+            deleted += 1;
+        }
+    }
+}
+
 /// One group's log and vote. Cheap to clone; clones share the trees.
 #[derive(Clone)]
 pub struct LogStore {
@@ -184,6 +262,10 @@ pub struct LogStore {
     log: sled::Tree,
     meta: sled::Tree,
     flusher: mpsc::Sender<IOFlushed<TypeConfig>>,
+    purger: mpsc::Sender<PurgeJob>,
+    /// The lowest index not purged (`last_purged + 1`, 0 before any purge):
+    /// sled may still hold entries below it until the purger is done.
+    first_kept: Arc<AtomicU64>,
     /// Bytes of entries appended since this store was opened (for the
     /// checkpoint policy, see `crate::checkpoint`).
     appended_bytes: Arc<AtomicU64>,
@@ -211,17 +293,32 @@ impl LogStore {
         self.appended_bytes.clone()
     }
 
+    /// The lowest index sled still holds, purged entries the purger has not
+    /// deleted yet included (for diagnostics and tests).
+    pub fn first_stored_index(&self) -> io::Result<Option<u64>> {
+        Ok(match self.log.first().map_err(sled_io)? {
+            Some((key, _)) => {
+                Some(u64::from_be_bytes(key.as_ref().try_into().map_err(
+                    |_| io::Error::other("a raft log key is not 8 bytes"),
+                )?))
+            }
+            None => None,
+        })
+    }
+
     fn cache(&self) -> MutexGuard<'_, LogCache> {
         self.cache.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// Reads and decodes entries `range` from sled.
     fn read_stored(&self, range: std::ops::Range<u64>) -> io::Result<Vec<Entry>> {
-        if range.is_empty() {
+        // Purged entries may not be deleted yet; they are not part of the log.
+        let start = range.start.max(self.first_kept.load(Ordering::Relaxed));
+        if start >= range.end {
             return Ok(Vec::new());
         }
         self.log
-            .range(index_key(range.start)..index_key(range.end))
+            .range(index_key(start)..index_key(range.end))
             .values()
             .map(|value| decode_io(&value.map_err(sled_io)?))
             .collect()
@@ -237,6 +334,18 @@ impl LogStore {
     fn meta_put<T: serde::Serialize>(&self, key: &[u8], value: &T) -> io::Result<()> {
         self.meta.insert(key, encode_io(value)?).map_err(sled_io)?;
         Ok(())
+    }
+
+    /// Hands the deletion of entries at or below `through` (already
+    /// recorded as purged) to the purger thread.
+    fn delete_purged(&self, through: u64) -> io::Result<()> {
+        self.purger
+            .send(PurgeJob {
+                group: self.group,
+                log: self.log.clone(),
+                through,
+            })
+            .map_err(|_| io::Error::other("raft log purger has stopped"))
     }
 
     /// Deletes every entry whose index lies in `range`.
@@ -294,9 +403,16 @@ impl RaftLogStorage<TypeConfig> for LogStore {
 
     async fn get_log_state(&mut self) -> io::Result<LogState<TypeConfig>> {
         let last_purged_log_id: Option<LogId> = self.meta_get(LAST_PURGED)?;
-        let last_log_id = match self.log.last().map_err(sled_io)? {
+        // The newest entry, unless it is a purged one the purger has not
+        // deleted yet (then everything is purged).
+        let newest = match self.log.last().map_err(sled_io)? {
             Some((_, value)) => Some(decode_io::<Entry>(&value)?.log_id),
-            None => last_purged_log_id,
+            None => None,
+        };
+        let last_log_id = match (newest, last_purged_log_id) {
+            (Some(newest), Some(purged)) if newest.index <= purged.index => Some(purged),
+            (None, purged) => purged,
+            (newest, _) => newest,
         };
         Ok(LogState {
             last_purged_log_id,
@@ -391,7 +507,9 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // Record the purge point first: a crash after this line leaves extra
         // entries at the front (harmless), never a hole.
         self.meta_put(LAST_PURGED, &log_id)?;
+        self.first_kept
+            .fetch_max(log_id.index + 1, Ordering::Relaxed);
         self.cache().remove_through(log_id.index);
-        self.remove_range(..=index_key(log_id.index))
+        self.delete_purged(log_id.index)
     }
 }
