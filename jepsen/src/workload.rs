@@ -306,6 +306,31 @@ async fn set_add(options: &ClientOptions, recorder: &Recorder, process: u64, ele
     kind == EventKind::Info
 }
 
+/// Every element of the set: a `find` and, when the answer is capped (the
+/// router returns at most 50,000 documents at once), `getMore` on its
+/// cursor until the cursor is exhausted. Any failed page fails the read.
+async fn read_every_element(options: &ClientOptions) -> Result<Vec<Value>, String> {
+    let mut elements = Vec::new();
+    let find = json!({"database": "jepsen", "collection": "set", "filter": {}, "sort": {"_id": 1}, "limit": 0});
+    let mut page = post(&options.router, "find", &find, options.op_timeout).await;
+    loop {
+        let body = match page {
+            Reply::Answered(200, body) if body["documents"].is_array() => body,
+            other => return Err(format!("{other:?}")),
+        };
+        if let Some(docs) = body["documents"].as_array() {
+            elements.extend(docs.iter().map(|d| d["_id"].clone()));
+        }
+        match body["cursorId"].as_u64() {
+            Some(cursor) if cursor != 0 => {
+                let more = json!({"cursorId": cursor});
+                page = post(&options.router, "getMore", &more, options.op_timeout).await;
+            }
+            _ => return Ok(elements),
+        }
+    }
+}
+
 /// The set workload's final read, retried until the cluster answers or
 /// `patience` runs out.
 pub async fn final_set_read(
@@ -324,13 +349,8 @@ pub async fn final_set_read(
             Value::Null,
             None,
         );
-        let body = json!({"database": "jepsen", "collection": "set", "filter": {}, "sort": {"_id": 1}, "limit": 0});
-        match post(&options.router, "find", &body, options.op_timeout).await {
-            Reply::Answered(200, body) if body["documents"].is_array() => {
-                let elements: Vec<Value> = body["documents"]
-                    .as_array()
-                    .map(|docs| docs.iter().map(|d| d["_id"].clone()).collect())
-                    .unwrap_or_default();
+        match read_every_element(options).await {
+            Ok(elements) => {
                 recorder.record(
                     process,
                     EventKind::Ok,
@@ -341,14 +361,14 @@ pub async fn final_set_read(
                 );
                 return;
             }
-            other => {
+            Err(error) => {
                 recorder.record(
                     process,
                     EventKind::Fail,
                     "read-all",
                     None,
                     Value::Null,
-                    Some(format!("{other:?}")),
+                    Some(error),
                 );
                 if Instant::now() > deadline {
                     return;
@@ -372,4 +392,93 @@ pub async fn wait_until_available(router: &str, patience: Duration) -> bool {
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A router stand-in: answers each request (one per connection) with the
+    /// next of `answers`, as (status, body), whatever was asked, and records
+    /// each request's action and body.
+    async fn fake_router(answers: Vec<(u16, Value)>) -> (String, Arc<Mutex<Vec<String>>>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap().to_string();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let log = asked.clone();
+        tokio::spawn(async move {
+            for (status, body) in answers {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                let mut request = Vec::new();
+                let mut chunk = [0u8; 4096];
+                // The request is complete once its body is (Content-Length).
+                loop {
+                    let n = stream.read(&mut chunk).await.unwrap();
+                    request.extend_from_slice(&chunk[..n]);
+                    let text = String::from_utf8_lossy(&request).to_string();
+                    if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                        let length: usize = head
+                            .lines()
+                            .find_map(|l| l.strip_prefix("Content-Length: "))
+                            .and_then(|v| v.trim().parse().ok())
+                            .unwrap_or(0);
+                        if body.len() >= length || n == 0 {
+                            let action = head.split_whitespace().nth(1).unwrap_or("").to_string();
+                            log.lock().unwrap().push(format!("{action} {body}"));
+                            break;
+                        }
+                    }
+                }
+                let body = body.to_string();
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(reply.as_bytes()).await.unwrap();
+            }
+        });
+        (addr, asked)
+    }
+
+    fn options(router: String) -> ClientOptions {
+        ClientOptions {
+            router,
+            concurrency: 1,
+            rate: 1.0,
+            op_timeout: Duration::from_secs(5),
+            ops_per_key: 1,
+            active_keys: 1,
+        }
+    }
+
+    #[tokio::test]
+    async fn the_final_read_follows_the_cursor_of_a_capped_answer() {
+        let (router, asked) = fake_router(vec![
+            (
+                200,
+                json!({"documents": [{"_id": 1}, {"_id": 2}], "cursorId": 7}),
+            ),
+            (200, json!({"documents": [{"_id": 3}], "cursorId": 9})),
+            (200, json!({"documents": [{"_id": 4}], "cursorId": 0})),
+        ])
+        .await;
+        let elements = read_every_element(&options(router)).await.unwrap();
+        assert_eq!(elements, vec![json!(1), json!(2), json!(3), json!(4)]);
+        let asked = asked.lock().unwrap().clone();
+        assert!(asked[0].starts_with("/action/find "), "{asked:?}");
+        assert_eq!(asked[1], r#"/action/getMore {"cursorId":7}"#);
+        assert_eq!(asked[2], r#"/action/getMore {"cursorId":9}"#);
+    }
+
+    #[tokio::test]
+    async fn a_failed_page_fails_the_whole_read() {
+        let (router, _) = fake_router(vec![
+            (200, json!({"documents": [{"_id": 1}], "cursorId": 7})),
+            (500, json!({"error": "boom"})),
+        ])
+        .await;
+        let error = read_every_element(&options(router)).await.unwrap_err();
+        assert!(error.contains("500"), "{error}");
+    }
 }
