@@ -146,7 +146,7 @@ impl LogDb {
         };
         // A purge that a crash or shutdown interrupted is finished now.
         if let Some(purged) = store.meta_get::<LogId>(LAST_PURGED)? {
-            store.first_kept.store(purged.index + 1, Ordering::Relaxed);
+            store.first_kept.store(purged.index + 1, Ordering::Release);
             store.delete_purged(purged.index)?;
         }
         Ok(store)
@@ -313,15 +313,23 @@ impl LogStore {
     /// Reads and decodes entries `range` from sled.
     fn read_stored(&self, range: std::ops::Range<u64>) -> io::Result<Vec<Entry>> {
         // Purged entries may not be deleted yet; they are not part of the log.
-        let start = range.start.max(self.first_kept.load(Ordering::Relaxed));
+        let start = range.start.max(self.first_kept.load(Ordering::Acquire));
         if start >= range.end {
             return Ok(Vec::new());
         }
-        self.log
+        let mut entries: Vec<Entry> = self
+            .log
             .range(index_key(start)..index_key(range.end))
             .values()
             .map(|value| decode_io(&value.map_err(sled_io)?))
-            .collect()
+            .collect::<io::Result<_>>()?;
+        // A purge that ran meanwhile may have deleted some of what this read
+        // started at, leaving a gap; what is above its purge point is whole.
+        let first_kept = self.first_kept.load(Ordering::Acquire);
+        if first_kept > start {
+            entries.retain(|entry| entry.log_id.index >= first_kept);
+        }
+        Ok(entries)
     }
 
     fn meta_get<T: serde::de::DeserializeOwned>(&self, key: &[u8]) -> io::Result<Option<T>> {
@@ -508,7 +516,7 @@ impl RaftLogStorage<TypeConfig> for LogStore {
         // entries at the front (harmless), never a hole.
         self.meta_put(LAST_PURGED, &log_id)?;
         self.first_kept
-            .fetch_max(log_id.index + 1, Ordering::Relaxed);
+            .fetch_max(log_id.index + 1, Ordering::AcqRel);
         self.cache().remove_through(log_id.index);
         self.delete_purged(log_id.index)
     }
