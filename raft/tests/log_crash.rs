@@ -18,19 +18,20 @@
 //! Each round continues the same log, so later rounds also recover on top
 //! of earlier recoveries.
 
+mod log_fixtures;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
-use bson::doc;
-use lauradb_engine::command::{Command, Namespace, Operation};
-use lauradb_raft::log_store::{LogDb, LogStore};
-use lauradb_raft::types::{Entry, Proposal, TypeConfig};
+use lauradb_raft::log_store::LogStore;
+use lauradb_raft::types::{Entry, TypeConfig};
 use openraft::storage::{IOFlushed, RaftLogStorage};
-use openraft::testing::log_id;
 use openraft::type_config::TypeConfigExt;
 use openraft::{EntryPayload, RaftLogReader};
+
+use log_fixtures::{entry, open_when_free};
 
 /// Set in the child's environment: the log directory to append to.
 const CHILD_DIR: &str = "LAURADB_LOG_CRASH_CHILD_DIR";
@@ -38,45 +39,9 @@ const GROUP: u64 = 3;
 /// Appends the child has out before it waits for their flushes.
 const APPENDS_IN_FLIGHT: usize = 4;
 
-fn entry(index: u64) -> Entry {
-    let command = Command {
-        request: None,
-        now_millis: 0,
-        op: Operation::Insert {
-            ns: Namespace::new("db", "c"),
-            documents: vec![doc! {"_id": index as i64, "pad": "p".repeat(2048)}],
-            ordered: true,
-        },
-    };
-    Entry {
-        log_id: log_id::<TypeConfig>(1, 1, index),
-        payload: EntryPayload::Normal(Proposal {
-            stamp: index,
-            commands: vec![command].into(),
-        }),
-    }
-}
-
 async fn last_index(log: &mut LogStore) -> u64 {
     let state = log.get_log_state().await.expect("log state");
     state.last_log_id.map_or(0, |id| id.index)
-}
-
-/// Opens the log database, waiting (with a deadline) for the parent's
-/// handle from the previous round to let go of sled's file lock: its
-/// flusher thread drops its handle just after the parent's last one.
-fn open_when_free(dir: &Path) -> LogDb {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match LogDb::open(dir, 8 << 20) {
-            Ok(db) => return db,
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("log db not free yet: {e}");
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            Err(e) => panic!("open log db: {e}"),
-        }
-    }
 }
 
 /// The child: append until killed, printing `flushed <index>` lines.
@@ -90,7 +55,7 @@ async fn append_until_killed(dir: &Path) {
         for slot in 0..APPENDS_IN_FLIGHT as u64 {
             // 1 to 6 entries per append, varying.
             let count = 1 + (round + slot) % 6;
-            let entries: Vec<Entry> = (next..next + count).map(entry).collect();
+            let entries: Vec<Entry> = (next..next + count).map(|i| entry(i, 2048)).collect();
             next += count;
             last = next - 1;
             let (tx, rx) = TypeConfig::oneshot();

@@ -3,43 +3,28 @@
 //! the node's purger thread deletes it from sled soon after, and a purge
 //! that did not get to delete everything is finished when the group opens.
 
+mod log_fixtures;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bson::doc;
-use lauradb_engine::command::{Command, Namespace, Operation};
 use lauradb_raft::log_store::{LogDb, LogStore};
-use lauradb_raft::types::{Entry, Proposal, TypeConfig};
+use lauradb_raft::types::{Entry, TypeConfig};
+use openraft::RaftLogReader;
 use openraft::storage::{IOFlushed, RaftLogStorage};
 use openraft::testing::log_id;
 use openraft::type_config::TypeConfigExt;
-use openraft::{EntryPayload, RaftLogReader};
+
+use log_fixtures::{entry, open_when_free};
 
 const GROUP: u64 = 3;
-
-fn entry(index: u64) -> Entry {
-    let command = Command {
-        request: None,
-        now_millis: 0,
-        op: Operation::Insert {
-            ns: Namespace::new("db", "c"),
-            documents: vec![doc! {"_id": index as i64, "pad": "p".repeat(512)}],
-            ordered: true,
-        },
-    };
-    Entry {
-        log_id: log_id::<TypeConfig>(1, 1, index),
-        payload: EntryPayload::Normal(Proposal {
-            stamp: index,
-            commands: vec![command].into(),
-        }),
-    }
-}
 
 /// Appends entries `1..=last` and waits until they are flushed.
 async fn append_through(log: &mut LogStore, last: u64) {
     for first in (1..=last).step_by(100) {
-        let entries: Vec<Entry> = (first..=(first + 99).min(last)).map(entry).collect();
+        let entries: Vec<Entry> = (first..=(first + 99).min(last))
+            .map(|i| entry(i, 512))
+            .collect();
         let (tx, rx) = TypeConfig::oneshot();
         log.append(entries, IOFlushed::signal(tx))
             .await
@@ -75,7 +60,7 @@ async fn assert_purged(log: &mut LogStore, purged: u64, last: u64) {
 }
 
 fn open(dir: &Path) -> (LogDb, LogStore) {
-    let db = LogDb::open(dir, 8 << 20).expect("open log db");
+    let db = open_when_free(dir);
     let log = db.group(GROUP).expect("group log");
     (db, log)
 }
@@ -107,7 +92,7 @@ async fn purged_entries_leave_reads_at_once_and_sled_soon_after() {
 
     // Appending goes on after the purge point.
     let (tx, rx) = TypeConfig::oneshot();
-    log.append(vec![entry(3_001)], IOFlushed::signal(tx))
+    log.append(vec![entry(3_001, 512)], IOFlushed::signal(tx))
         .await
         .expect("append after purge");
     rx.await.expect("flush callback").expect("flush");
@@ -127,21 +112,9 @@ async fn a_purge_cut_short_by_closing_is_finished_when_the_group_opens() {
         // have deleted all, some or none of the prefix.
         db.flush().await.expect("flush");
     }
-    let deadline = Instant::now() + Duration::from_secs(10);
-    let (_db, mut log) = loop {
-        // The previous purger thread lets go of sled's lock when it ends.
-        match LogDb::open(dir.path(), 8 << 20) {
-            Ok(db) => {
-                let log = db.group(GROUP).expect("group log");
-                break (db, log);
-            }
-            Err(e) if Instant::now() < deadline => {
-                eprintln!("log db not free yet: {e}");
-                tokio::time::sleep(Duration::from_millis(20)).await;
-            }
-            Err(e) => panic!("open log db: {e}"),
-        }
-    };
+    // The previous purger thread lets go of sled's lock when it ends.
+    let db = open_when_free(dir.path());
+    let mut log = db.group(GROUP).expect("group log");
     assert_purged(&mut log, 1_500, 2_000).await;
     wait_until_deleted(&log, 1_500).await;
     assert_eq!(log.first_stored_index().unwrap(), Some(1_501));
