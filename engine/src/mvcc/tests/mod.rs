@@ -496,12 +496,16 @@ fn readers_at_a_fixed_timestamp_are_undisturbed_by_a_concurrent_writer() {
 /// the records the scan yields: a gc then computes its deletions from contents
 /// an import has already replaced.
 /// A memory store whose next write fails once armed.
-struct FailingWrite {
+/// A memory store with faults to inject: the next `write` fails, or
+/// something runs during the next `scan` (after its records are read).
+#[derive(Default)]
+struct HookedStore {
     inner: MemoryStore,
-    armed: std::sync::atomic::AtomicBool,
+    fail_next_write: std::sync::atomic::AtomicBool,
+    during_next_scan: std::sync::Mutex<Option<Box<dyn FnOnce() + Send>>>,
 }
 
-impl Store for FailingWrite {
+impl Store for HookedStore {
     fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.inner.get(key)
     }
@@ -509,10 +513,18 @@ impl Store for FailingWrite {
         self.inner.first_value(from, to)
     }
     fn scan(&self, range: crate::storage::KeyRange) -> crate::storage::ScanIter<'_> {
-        self.inner.scan(range)
+        let records: Vec<_> = self.inner.scan(range).collect();
+        let hook = self.during_next_scan.lock().unwrap().take();
+        if let Some(hook) = hook {
+            hook();
+        }
+        Box::new(records.into_iter())
     }
     fn write(&self, batch: WriteBatch) -> Result<()> {
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
+        if self
+            .fail_next_write
+            .swap(false, std::sync::atomic::Ordering::SeqCst)
+        {
             return Err(Error::Storage("injected write failure".into()));
         }
         self.inner.write(batch)
@@ -530,16 +542,15 @@ impl Store for FailingWrite {
 
 #[test]
 fn a_failed_gc_leaves_the_next_one_to_scan_everything() {
-    let store = Arc::new(FailingWrite {
-        inner: MemoryStore::new(),
-        armed: false.into(),
-    });
+    let store = Arc::new(HookedStore::default());
     let mvcc = Mvcc::new(store.clone()).unwrap();
     mvcc.commit(1, &[set("a", "a1")]).unwrap();
     assert!(mvcc.gc(1).unwrap().full_scan);
     mvcc.commit(2, &[set("a", "a2")]).unwrap();
     mvcc.commit(3, &[set("a", "a3")]).unwrap();
-    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    store
+        .fail_next_write
+        .store(true, std::sync::atomic::Ordering::SeqCst);
     assert!(mvcc.gc(3).is_err());
     // The keys that failed round had taken are not forgotten.
     let stats = mvcc.gc(3).unwrap();
@@ -547,56 +558,20 @@ fn a_failed_gc_leaves_the_next_one_to_scan_everything() {
     assert_eq!(raw_versions(&mvcc), vec!["a@3"]);
 }
 
-struct ImportDuringScan {
-    inner: MemoryStore,
-    mvcc: std::sync::OnceLock<std::sync::Weak<Mvcc>>,
-    armed: std::sync::atomic::AtomicBool,
-}
-
-impl Store for ImportDuringScan {
-    fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.get(key)
-    }
-    fn first_value(&self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>> {
-        self.inner.first_value(from, to)
-    }
-    fn scan(&self, range: crate::storage::KeyRange) -> crate::storage::ScanIter<'_> {
-        let records: Vec<_> = self.inner.scan(range).collect();
-        if self.armed.swap(false, std::sync::atomic::Ordering::SeqCst) {
-            let mvcc = self.mvcc.get().and_then(std::sync::Weak::upgrade).unwrap();
-            let imported = vec![Ok((b"a".to_vec(), b"imported".to_vec()))];
-            mvcc.import(&mut imported.into_iter(), 1).unwrap();
-        }
-        Box::new(records.into_iter())
-    }
-    fn write(&self, batch: WriteBatch) -> Result<()> {
-        self.inner.write(batch)
-    }
-    fn flush(&self) -> Result<()> {
-        Ok(())
-    }
-    fn replace_all(&self, records: &mut dyn Iterator<Item = Result<Record>>) -> Result<()> {
-        self.inner.replace_all(records)
-    }
-    fn stats(&self) -> Result<crate::storage::StoreStats> {
-        self.inner.stats()
-    }
-}
-
 #[test]
 fn a_gc_overtaken_by_an_import_deletes_nothing() {
-    let store = Arc::new(ImportDuringScan {
-        inner: MemoryStore::new(),
-        mvcc: std::sync::OnceLock::new(),
-        armed: false.into(),
-    });
+    let store = Arc::new(HookedStore::default());
     let mvcc = Arc::new(Mvcc::new(store.clone()).unwrap());
-    store.mvcc.set(Arc::downgrade(&mvcc)).unwrap();
     mvcc.commit(1, &[set("a", "a1")]).unwrap();
     mvcc.commit(2, &[set("a", "a2")]).unwrap();
 
     // gc(2) decides to delete a@1, but meanwhile an import writes a new a@1.
-    store.armed.store(true, std::sync::atomic::Ordering::SeqCst);
+    let importer = Arc::downgrade(&mvcc);
+    *store.during_next_scan.lock().unwrap() = Some(Box::new(move || {
+        let mvcc = importer.upgrade().unwrap();
+        let imported = vec![Ok((b"a".to_vec(), b"imported".to_vec()))];
+        mvcc.import(&mut imported.into_iter(), 1).unwrap();
+    }));
     let stats = mvcc.gc(2).unwrap();
     assert!(stats.interrupted);
     assert_eq!(stats.versions_removed, 0);
