@@ -142,5 +142,43 @@ fn dev_metrics_show_each_replicas_raft_state_and_follow_writes() {
         std::time::Duration::from_secs(30),
         || scrape().filter(|text| applied(text) >= before + 5.0),
     );
+    // Six answered insertOne requests; each insert applied on all three
+    // replicas (the engines of one process share the counter; a retried
+    // request would count again, so at least 18). The counters
+    // of actions nobody called are there too, at zero.
+    let requests = |text: &str, action: &str| {
+        sample(
+            text,
+            "lauradb_http_requests_total",
+            &format!("action=\"{action}\",status=\"200\""),
+        )
+    };
+    let text = common::wait_until(
+        "every replica to count the six inserts in /metrics",
+        std::time::Duration::from_secs(30),
+        || {
+            scrape().filter(|text| {
+                sample(
+                    text,
+                    "lauradb_engine_commands_total",
+                    "op=\"insert\",ok=\"true\"",
+                ) >= Some(18.0)
+            })
+        },
+    );
+    assert_eq!(requests(&text, "insertOne"), Some(6.0));
+    assert_eq!(requests(&text, "deleteMany"), Some(0.0));
+    let unknown =
+        common::http(&server.addr, "POST", "/action/frobnicate", "{}").map(|(status, _)| status);
+    assert_eq!(unknown, Some(404));
+    let text = scrape().unwrap();
+    assert_eq!(
+        sample(
+            &text,
+            "lauradb_http_requests_total",
+            "action=\"unknown\",status=\"404\""
+        ),
+        Some(1.0)
+    );
     assert!(server.terminate().success());
 }

@@ -272,6 +272,7 @@ impl RaftNode {
             node: self.config.id,
             proposer,
             gc: Default::default(),
+            write_seconds: metrics::histogram!("lauradb_raft_write_seconds"),
             raft,
             engine,
             clock,

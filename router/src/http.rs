@@ -60,6 +60,7 @@ impl Default for RouterConfig {
 /// The database of the REST routes unless configured.
 pub const DEFAULT_REST_DATABASE: &str = "lauradb";
 
+mod request_metrics;
 mod rest;
 
 struct AppState<B> {
@@ -67,6 +68,7 @@ struct AppState<B> {
     cursors: Cursors,
     config: RouterConfig,
     next_request_id: AtomicU64,
+    metrics: request_metrics::RequestMetrics,
 }
 
 /// The HTTP application serving `backend`.
@@ -76,6 +78,7 @@ pub fn router<B: Backend>(backend: B, config: RouterConfig) -> Router {
         cursors: Cursors::new(config.result_cap),
         config,
         next_request_id: AtomicU64::new(1),
+        metrics: request_metrics::RequestMetrics::register(),
     });
     Router::new()
         .route("/action/{action}", post(action::<B>))
@@ -185,11 +188,9 @@ async fn action<B: Backend>(
             dataapi::render_error(&error)
         }
     };
-    let metric_action = metric_action_label(&action_name);
-    metrics::counter!("lauradb_http_requests_total", "action" => metric_action, "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("lauradb_http_request_seconds", "action" => metric_action)
-        .record(started.elapsed().as_secs_f64());
+    state
+        .metrics
+        .record(&action_name, status, started.elapsed());
     let mut response = json_response(
         StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         body,
@@ -335,12 +336,6 @@ fn json_response(status: StatusCode, body: Value, mode: JsonMode) -> Response {
 
 /// Metric label for an action: known names as they are, anything else
 /// collapsed so clients cannot blow up the label space.
-fn metric_action_label(name: &str) -> &'static str {
-    name.parse::<dataapi::Action>()
-        .map(dataapi::Action::name)
-        .unwrap_or("unknown")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -27,6 +27,7 @@
 //! stamp come in the command; iteration is in key order.
 
 mod found;
+mod op_metrics;
 mod read;
 mod readers;
 mod session;
@@ -103,6 +104,7 @@ pub struct Engine {
     catalog: ShardedLock<Arc<Catalog>>,
     writer: Mutex<()>,
     readers: Readers,
+    metrics: op_metrics::ApplyMetrics,
 }
 
 impl std::fmt::Debug for Engine {
@@ -168,6 +170,7 @@ impl Engine {
             catalog: ShardedLock::new(Arc::new(catalog)),
             writer: Mutex::new(()),
             readers: Readers::default(),
+            metrics: op_metrics::ApplyMetrics::register(),
         })
     }
 
@@ -201,10 +204,8 @@ impl Engine {
                 .write()
                 .map_err(|_| Error::Storage("catalog lock poisoned".into()))? = Arc::new(catalog);
         }
-        metrics::counter!("lauradb_engine_commands_total", "op" => op_name, "ok" => if result.is_ok() { "true" } else { "false" })
-            .increment(1);
-        metrics::histogram!("lauradb_engine_apply_seconds", "op" => op_name)
-            .record(started.elapsed().as_secs_f64());
+        self.metrics
+            .record(op_name, result.is_ok(), started.elapsed());
         Ok(Applied { commit_ts, result })
     }
 
