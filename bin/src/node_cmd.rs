@@ -53,6 +53,16 @@ pub struct NodeArgs {
     /// through the Raft log and snapshot files), `write-behind` or `sled`.
     #[arg(long, env = "LAURA_ENGINE_STORAGE")]
     pub engine_storage: Option<String>,
+    /// Build a snapshot after this many log entries since the last one
+    /// (default 50000; etcd's `--snapshot-count`). A snapshot is also built
+    /// after 64 MiB of log, whichever comes first.
+    #[arg(long, env = "LAURA_SNAPSHOT_EVERY_ENTRIES", value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_every_entries: Option<u64>,
+    /// Log entries kept behind a snapshot, so a briefly lagging follower
+    /// catches up from the log instead of receiving the snapshot (default
+    /// 5000; etcd's `--experimental-snapshot-catchup-entries`).
+    #[arg(long, env = "LAURA_SNAPSHOT_KEEP_ENTRIES")]
+    pub snapshot_keep_entries: Option<u64>,
 }
 
 /// The same settings, as a TOML file spells them.
@@ -68,6 +78,8 @@ struct NodeFile {
     bootstrap: Option<bool>,
     cache_mb: Option<u64>,
     engine_storage: Option<String>,
+    snapshot_every_entries: Option<u64>,
+    snapshot_keep_entries: Option<u64>,
 }
 
 /// Fully resolved node settings.
@@ -82,6 +94,9 @@ pub struct NodeSettings {
     pub bootstrap: bool,
     pub cache_mb: u64,
     pub engine_storage: EngineStorage,
+    /// Overrides of [`lauradb_raft::RaftSettings`]' snapshot policy.
+    pub snapshot_every_entries: Option<u64>,
+    pub snapshot_keep_entries: Option<u64>,
 }
 
 impl NodeArgs {
@@ -137,6 +152,14 @@ impl NodeArgs {
                 .map(|text| text.parse())
                 .transpose()?
                 .unwrap_or_default(),
+            snapshot_every_entries: match self
+                .snapshot_every_entries
+                .or(file.snapshot_every_entries)
+            {
+                Some(0) => return Err("snapshot_every_entries must be at least 1".into()),
+                other => other,
+            },
+            snapshot_keep_entries: self.snapshot_keep_entries.or(file.snapshot_keep_entries),
         })
     }
 }
@@ -148,6 +171,12 @@ pub async fn run(args: NodeArgs) -> Result<(), String> {
     config.engine_cache_bytes = settings.cache_mb << 20;
     config.log_cache_bytes = settings.cache_mb << 20;
     config.engine_storage = settings.engine_storage;
+    if let Some(entries) = settings.snapshot_every_entries {
+        config.raft.snapshot_every_entries = entries;
+    }
+    if let Some(entries) = settings.snapshot_keep_entries {
+        config.raft.keep_entries_after_snapshot = entries;
+    }
     let node = RaftNode::open(config)
         .map_err(|e| format!("cannot open {}: {e}", settings.data_dir.display()))?;
     for &group in &settings.groups {
@@ -262,6 +291,46 @@ mod tests {
         assert_eq!(settings.cache_mb, 16);
         assert_eq!(settings.grpc_addr.to_string(), "0.0.0.0:7000", "default");
         assert_eq!(settings.data_dir, PathBuf::from("./lauradb-node-5"));
+    }
+
+    #[test]
+    fn snapshot_policy_comes_from_flags_or_the_file() {
+        let (_dir, path) =
+            file("id = 1\nsnapshot_every_entries = 200\nsnapshot_keep_entries = 50\n");
+        let from_file = NodeArgs {
+            config: Some(path.clone()),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(from_file.snapshot_every_entries, Some(200));
+        assert_eq!(from_file.snapshot_keep_entries, Some(50));
+        let flagged = NodeArgs {
+            config: Some(path),
+            snapshot_every_entries: Some(7),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(flagged.snapshot_every_entries, Some(7), "flag beats file");
+        let defaults = NodeArgs {
+            id: Some(1),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap();
+        assert_eq!(
+            defaults.snapshot_every_entries, None,
+            "RaftSettings' default"
+        );
+        let (_dir, zero) = file("id = 1\nsnapshot_every_entries = 0\n");
+        let error = NodeArgs {
+            config: Some(zero),
+            ..Default::default()
+        }
+        .resolve()
+        .unwrap_err();
+        assert!(error.contains("snapshot_every_entries"), "{error}");
     }
 
     #[test]

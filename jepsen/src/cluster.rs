@@ -140,17 +140,49 @@ const ROUTER: (&str, u8) = ("r", 5);
 /// The shard group the workloads write to.
 const SHARD_GROUP: u64 = 1;
 
+/// Overrides of the nodes' snapshot policy (`lauradb node
+/// --snapshot-every-entries/--snapshot-keep-entries`). The defaults (a
+/// snapshot per 50,000 entries or 64 MiB of log) are never reached at a
+/// test's rate; small values make every node snapshot, purge its log and
+/// send snapshots to nodes that come back behind the purge point, all under
+/// the faults.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct SnapshotPolicy {
+    pub every_entries: Option<u64>,
+    pub keep_entries: Option<u64>,
+}
+
+impl SnapshotPolicy {
+    /// Whether anything differs from the nodes' defaults.
+    pub fn is_default(&self) -> bool {
+        *self == SnapshotPolicy::default()
+    }
+
+    /// The `lauradb node` flags that apply it.
+    pub fn node_args(&self) -> Vec<String> {
+        let mut args = Vec::new();
+        if let Some(entries) = self.every_entries {
+            args.extend(["--snapshot-every-entries".into(), entries.to_string()]);
+        }
+        if let Some(entries) = self.keep_entries {
+            args.extend(["--snapshot-keep-entries".into(), entries.to_string()]);
+        }
+        args
+    }
+}
+
 impl LocalCluster {
     /// Sets up namespaces and starts three config servers, `shard_nodes`
     /// data nodes (3 or 5) and a router; returns once the router answers.
     /// `unsafe_reads` starts the router with `--unsafe-local-reads`, to show
-    /// the checkers catch stale reads.
+    /// the checkers catch stale reads; every node runs with `snapshots`.
     pub fn start(
         bin: &Path,
         dir: &Path,
         subnet: u8,
         shard_nodes: usize,
         unsafe_reads: bool,
+        snapshots: SnapshotPolicy,
     ) -> Result<LocalCluster, ClusterError> {
         if !(3..=9).contains(&shard_nodes) {
             return Err(ClusterError::Process(format!(
@@ -178,7 +210,7 @@ impl LocalCluster {
         let mut members = BTreeMap::new();
         let mut add_node = |name: &str, id: u64, group: u64, peers: &str| {
             let ip = network.ip(name).to_string();
-            let args = vec![
+            let mut args: Vec<String> = vec![
                 "node".into(),
                 "--id".into(),
                 id.to_string(),
@@ -196,6 +228,7 @@ impl LocalCluster {
                 "--data-dir".into(),
                 dir.join(format!("data-{name}")).display().to_string(),
             ];
+            args.extend(snapshots.node_args());
             members.insert(
                 name.to_string(),
                 Member {

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 use lauradb_jepsen::checker::Validity;
+use lauradb_jepsen::cluster::SnapshotPolicy;
 use lauradb_jepsen::nemesis::parse_faults;
 use lauradb_jepsen::run::{Backend, RunOptions, run};
 use lauradb_jepsen::workload::Workload;
@@ -61,6 +62,15 @@ struct RunArgs {
     /// leadership. The register checker should then report `invalid`.
     #[arg(long)]
     unsafe_reads: bool,
+    /// Nodes build a snapshot every N log entries (default: the nodes'
+    /// own, 50,000, which a test never reaches), so snapshots, log purges
+    /// and snapshot installs happen under the faults. Local backend.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    snapshot_every_entries: Option<u64>,
+    /// Log entries the nodes keep behind a snapshot (default: the nodes'
+    /// own, 5,000). Local backend.
+    #[arg(long)]
+    snapshot_keep_entries: Option<u64>,
     /// The lauradb binary (default: target/release/lauradb, then target/debug/lauradb).
     #[arg(long, env = "LAURA_BIN")]
     bin: Option<PathBuf>,
@@ -137,6 +147,10 @@ async fn execute(args: RunArgs) -> Result<Validity, String> {
         concurrency: args.concurrency,
         rate: args.rate,
         unsafe_reads: args.unsafe_reads,
+        snapshots: SnapshotPolicy {
+            every_entries: args.snapshot_every_entries,
+            keep_entries: args.snapshot_keep_entries,
+        },
     })
     .await?;
     println!("run directory: {}", out.display());

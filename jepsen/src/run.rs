@@ -20,7 +20,7 @@ use serde::Serialize;
 use serde_json::json;
 
 use crate::checker::{self, Anomaly, CheckResult, Validity};
-use crate::cluster::{Cluster, LocalCluster};
+use crate::cluster::{Cluster, LocalCluster, SnapshotPolicy};
 use crate::compose::ComposeCluster;
 use crate::history::History;
 use crate::nemesis::{self, Fault, SharedCluster};
@@ -63,6 +63,8 @@ pub struct RunOptions {
     pub rate: f64,
     /// Break safety on purpose (router reads without the leadership check).
     pub unsafe_reads: bool,
+    /// The nodes' snapshot policy (local backend).
+    pub snapshots: SnapshotPolicy,
 }
 
 /// What a run produced.
@@ -83,14 +85,22 @@ pub async fn run(options: RunOptions) -> Result<RunOutcome, String> {
     let subnet = ((std::process::id() + nth * 37) % 200 + 20) as u8;
     let bin = options.bin.clone();
     let out = options.out.clone();
-    let (backend, nodes, unsafe_reads) = (options.backend, options.nodes, options.unsafe_reads);
+    let (backend, nodes, unsafe_reads, snapshots) = (
+        options.backend,
+        options.nodes,
+        options.unsafe_reads,
+        options.snapshots,
+    );
     let cluster = tokio::task::spawn_blocking(move || -> Result<Box<dyn Cluster>, String> {
         match backend {
-            Backend::Local => LocalCluster::start(&bin, &out, subnet, nodes, unsafe_reads)
+            Backend::Local => LocalCluster::start(&bin, &out, subnet, nodes, unsafe_reads, snapshots)
                 .map(|c| Box::new(c) as Box<dyn Cluster>),
             Backend::Compose => {
                 if unsafe_reads {
                     return Err("--unsafe-reads needs the local backend".into());
+                }
+                if !snapshots.is_default() {
+                    return Err("--snapshot-every-entries and --snapshot-keep-entries need the local backend".into());
                 }
                 ComposeCluster::start(&bin, &out).map(|c| Box::new(c) as Box<dyn Cluster>)
             }
@@ -207,10 +217,16 @@ fn scan_logs(logs: &[PathBuf], crashed: &[String]) -> CheckResult {
             operations: vec![],
         })
         .collect();
+    // How often the nodes checkpointed: the faults should meet snapshots
+    // being built, logs purged behind them and snapshots sent to nodes that
+    // fell behind (see `SnapshotPolicy`).
+    let (mut snapshots_built, mut snapshots_installed) = (0, 0);
     for log in logs {
         let Ok(text) = std::fs::read_to_string(log) else {
             continue;
         };
+        snapshots_built += text.matches("built snapshot").count();
+        snapshots_installed += text.matches("installed snapshot").count();
         // Panics, and the aborts that print no panic: stack overflows,
         // failed allocations, other fatal runtime errors.
         const FATAL: [&str; 4] = [
@@ -235,7 +251,12 @@ fn scan_logs(logs: &[PathBuf], crashed: &[String]) -> CheckResult {
         } else {
             Validity::Invalid
         },
-        stats: json!({"logs": logs.len(), "anomalies": anomalies.len()}),
+        stats: json!({
+            "logs": logs.len(),
+            "anomalies": anomalies.len(),
+            "snapshots_built": snapshots_built,
+            "snapshots_installed": snapshots_installed,
+        }),
         anomalies,
     }
 }
@@ -263,6 +284,7 @@ fn summarize(
         "concurrency": options.concurrency,
         "rate": options.rate,
         "unsafe_reads": options.unsafe_reads,
+        "snapshots": options.snapshots,
         "validity": validity,
         "events": counts,
         "faults": spans,
@@ -282,4 +304,32 @@ fn write_run(out: &Path, history: &History, summary: &serde_json::Value) -> Resu
     )
     .map_err(io)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_log_scan_finds_fatal_lines_and_counts_snapshots() {
+        let dir = tempfile::tempdir().unwrap();
+        let n1 = dir.path().join("n1.log");
+        let n2 = dir.path().join("n2.log");
+        std::fs::write(
+            &n1,
+            "INFO built snapshot last_log_id=1-5\nINFO built snapshot last_log_id=2-9\n",
+        )
+        .unwrap();
+        std::fs::write(&n2, "INFO installed snapshot\n").unwrap();
+        let clean = scan_logs(&[n1.clone(), n2.clone()], &[]);
+        assert_eq!(clean.validity, Validity::Valid);
+        assert_eq!(clean.stats["snapshots_built"], 2);
+        assert_eq!(clean.stats["snapshots_installed"], 1);
+
+        std::fs::write(&n2, "thread 'x' panicked at src/lib.rs:1:1\n").unwrap();
+        let broken = scan_logs(&[n1, n2], &["n3".to_string()]);
+        assert_eq!(broken.validity, Validity::Invalid);
+        let kinds: Vec<&str> = broken.anomalies.iter().map(|a| a.kind.as_str()).collect();
+        assert_eq!(kinds, ["process-exited", "panic"]);
+    }
 }

@@ -3,12 +3,15 @@
 //! router), 60 s of the register and the set workload under every fault —
 //! partitions of all shapes (bridge and majorities ring included), kills,
 //! pauses, leadership-transfer storms and membership changes. Both must come
-//! out `valid`. Needs root (namespaces, nftables); `.ci/run` runs as root.
+//! out `valid`. In the set run the nodes snapshot every 200 entries, so log
+//! purges and snapshot installs happen under the faults too. Needs root
+//! (namespaces, nftables); `.ci/run` runs as root.
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lauradb_jepsen::checker::Validity;
+use lauradb_jepsen::cluster::SnapshotPolicy;
 use lauradb_jepsen::nemesis::Fault;
 use lauradb_jepsen::run::{Backend, RunOptions, run};
 use lauradb_jepsen::workload::Workload;
@@ -41,8 +44,16 @@ fn require_root() {
     );
 }
 
-async fn short_run(workload: Workload, seed: u64) {
-    checked_run(Backend::Local, workload, seed, Duration::from_secs(60), 5).await;
+async fn short_run(workload: Workload, seed: u64, snapshots: SnapshotPolicy) {
+    checked_run(
+        Backend::Local,
+        workload,
+        seed,
+        Duration::from_secs(60),
+        5,
+        snapshots,
+    )
+    .await;
 }
 
 /// One cluster at a time: the test harness runs tests in parallel, and two
@@ -55,6 +66,7 @@ async fn checked_run(
     seed: u64,
     time_limit: Duration,
     min_faults: usize,
+    snapshots: SnapshotPolicy,
 ) {
     let _turn = ONE_AT_A_TIME.lock().await;
     require_root();
@@ -71,6 +83,7 @@ async fn checked_run(
         concurrency: 5,
         rate: 40.0,
         unsafe_reads: false,
+        snapshots,
     })
     .await
     .expect("the run completes");
@@ -99,6 +112,17 @@ async fn checked_run(
         "acknowledged writes: {}",
         outcome.summary["events"]
     );
+    if snapshots.every_entries.is_some() {
+        let scan = outcome.summary["checkers"]
+            .as_array()
+            .and_then(|checkers| checkers.iter().find(|c| c["checker"] == "log-scan"))
+            .map(|c| c["stats"].clone())
+            .unwrap_or_default();
+        assert!(
+            scan["snapshots_built"].as_u64().unwrap_or(0) > 0,
+            "the nodes built snapshots under the faults: {scan}"
+        );
+    }
     assert_eq!(
         outcome.validity,
         Validity::Valid,
@@ -109,12 +133,19 @@ async fn checked_run(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn register_workload_under_faults_is_linearizable() {
-    short_run(Workload::Register, 11).await;
+    short_run(Workload::Register, 11, SnapshotPolicy::default()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn set_workload_under_faults_loses_nothing() {
-    short_run(Workload::Set, 12).await;
+    // A snapshot every 200 entries, 100 kept behind it: at this rate every
+    // node checkpoints and purges its log every few seconds, and a node that
+    // a kill or a partition left behind the purge point is sent a snapshot.
+    let snapshots = SnapshotPolicy {
+        every_entries: Some(200),
+        keep_entries: Some(100),
+    };
+    short_run(Workload::Set, 12, snapshots).await;
 }
 
 /// The compose backend end to end: the `deploy/` cluster in containers,
@@ -132,6 +163,7 @@ async fn compose_cluster_under_faults_is_linearizable() {
         13,
         Duration::from_secs(45),
         3,
+        SnapshotPolicy::default(),
     )
     .await;
 }

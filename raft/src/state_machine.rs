@@ -255,6 +255,7 @@ impl RaftStateMachine<TypeConfig> for StateMachineStore {
                 snapshots.adopt(&copy, &meta)?;
             }
             metrics::counter!("lauradb_raft_snapshots_installed_total").increment(1);
+            tracing::info!(last_log_id = ?meta.last_log_id, "installed snapshot");
             Ok(())
         })
         .await
