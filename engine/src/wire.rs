@@ -53,6 +53,45 @@ impl<'de> Deserialize<'de> for WireDocument {
     }
 }
 
+/// A lone value read from the bytes of its `{"v": value}` wrapper in place:
+/// the wrapper itself is never built as a `Document` (a map, its hasher and
+/// a key, to be thrown away at once).
+struct WireValue(Bson);
+
+fn value_from_bytes(bytes: &[u8]) -> Result<Bson, String> {
+    let wrapper = bson::RawDocument::from_bytes(bytes).map_err(|e| e.to_string())?;
+    let value = wrapper
+        .get("v")
+        .map_err(|e| e.to_string())?
+        .ok_or("wrapped BSON value has no 'v' field")?;
+    Bson::try_from(value).map_err(|e| e.to_string())
+}
+
+impl<'de> Deserialize<'de> for WireValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = WireValue;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a wrapped BSON value as a byte string")
+            }
+            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<WireValue, E> {
+                value_from_bytes(v).map(WireValue).map_err(E::custom)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                seq: A,
+            ) -> Result<WireValue, A::Error> {
+                let bytes = ByteBuf::visit_seq(seq)?;
+                value_from_bytes(&bytes.0)
+                    .map(WireValue)
+                    .map_err(A::Error::custom)
+            }
+        }
+        d.deserialize_bytes(Visitor)
+    }
+}
+
 /// A `Document` as BSON bytes.
 pub mod document {
     use super::*;
@@ -115,9 +154,7 @@ pub mod value {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Bson, D::Error> {
-        let mut doc = super::document::deserialize(d)?;
-        doc.remove("v")
-            .ok_or_else(|| D::Error::custom("wrapped BSON value has no 'v' field"))
+        Ok(WireValue::deserialize(d)?.0)
     }
 }
 
@@ -135,8 +172,7 @@ pub mod opt_value {
     }
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Bson>, D::Error> {
-        let doc = super::opt_document::deserialize(d)?;
-        Ok(doc.and_then(|mut d| d.remove("v")))
+        Ok(Option::<WireValue>::deserialize(d)?.map(|v| v.0))
     }
 }
 
@@ -245,5 +281,75 @@ mod tests {
         assert_eq!(back, carrier);
         assert!(matches!(back.doc.get("i32"), Some(Bson::Int32(1))));
         assert!(matches!(back.value, Bson::Int32(7)));
+    }
+
+    #[derive(Debug, Serialize, Deserialize)]
+    struct Wrapped {
+        #[serde(with = "super::value")]
+        value: Bson,
+        #[serde(with = "super::opt_value")]
+        maybe: Option<Bson>,
+    }
+
+    #[test]
+    fn lone_values_come_back_bit_for_bit() {
+        let values = [
+            Bson::Double(f64::NAN),
+            Bson::Double(-0.0),
+            Bson::Int64(i64::MIN),
+            Bson::String("é\u{0}x".into()),
+            Bson::ObjectId(bson::oid::ObjectId::from_bytes([7; 12])),
+            Bson::DateTime(bson::DateTime::from_millis(-1)),
+            Bson::Decimal128(bson::Decimal128::from_bytes([1; 16])),
+            Bson::Binary(bson::Binary {
+                subtype: bson::spec::BinarySubtype::Generic,
+                bytes: vec![0, 255],
+            }),
+            Bson::RegularExpression(bson::Regex {
+                pattern: "^a".try_into().unwrap(),
+                options: "i".try_into().unwrap(),
+            }),
+            Bson::Document(doc! {"a": [1_i32, {"b": Bson::Null}]}),
+            Bson::MaxKey,
+        ];
+        for value in values {
+            let wrapped = Wrapped {
+                value: value.clone(),
+                maybe: Some(value.clone()),
+            };
+            let bytes = rmp_serde::to_vec(&wrapped).unwrap();
+            let back: Wrapped = rmp_serde::from_slice(&bytes).unwrap();
+            // Compared as BSON bytes: NaN is not equal to itself.
+            let encode = |v: &Bson| doc! {"v": v.clone()}.to_vec().unwrap();
+            assert_eq!(encode(&back.value), encode(&value), "{value:?}");
+            assert_eq!(encode(back.maybe.as_ref().unwrap()), encode(&value));
+            assert_eq!(
+                std::mem::discriminant(&back.value),
+                std::mem::discriminant(&value)
+            );
+        }
+    }
+
+    #[test]
+    fn a_wrapper_without_its_value_or_cut_short_is_refused() {
+        #[derive(Serialize)]
+        struct Raw {
+            #[serde(with = "super::bytes")]
+            value: Vec<u8>,
+            #[serde(with = "super::opt_document")]
+            maybe: Option<Document>,
+        }
+        let decode = |value: Vec<u8>| {
+            let bytes = rmp_serde::to_vec(&Raw { value, maybe: None }).unwrap();
+            rmp_serde::from_slice::<Wrapped>(&bytes)
+        };
+        let error = decode(doc! {"w": 1}.to_vec().unwrap()).unwrap_err();
+        assert!(error.to_string().contains("no 'v' field"), "{error}");
+        let whole = doc! {"v": "abcdef"}.to_vec().unwrap();
+        // Cut short: the declared length no longer matches.
+        assert!(decode(whole[..whole.len() - 2].to_vec()).is_err());
+        let back = decode(whole).unwrap();
+        assert_eq!(back.value, Bson::String("abcdef".into()));
+        assert_eq!(back.maybe, None);
     }
 }
