@@ -24,32 +24,45 @@ fn from_bytes(bytes: &[u8]) -> Result<Document, bson::error::Error> {
     Document::try_from(bson::RawDocument::from_bytes(bytes)?)
 }
 
-/// A `Document` read from the decoder's bytes as they are handed over: no
-/// intermediate `Vec` between the MessagePack buffer and the BSON parser.
+/// Reads one BSON byte string with `parse`, from the decoder's bytes as they
+/// are handed over: no intermediate `Vec` between the MessagePack buffer and
+/// the BSON parser (a serializer without a byte-string type sends an array
+/// of integers, which is collected first).
+fn deserialize_bson_bytes<'de, D: Deserializer<'de>, T>(
+    d: D,
+    expecting: &'static str,
+    parse: fn(&[u8]) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    struct Visitor<T> {
+        expecting: &'static str,
+        parse: fn(&[u8]) -> Result<T, String>,
+    }
+    impl<'de, T> serde::de::Visitor<'de> for Visitor<T> {
+        type Value = T;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str(self.expecting)
+        }
+        fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<T, E> {
+            (self.parse)(v).map_err(E::custom)
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, seq: A) -> Result<T, A::Error> {
+            let bytes = ByteBuf::visit_seq(seq)?;
+            (self.parse)(&bytes.0).map_err(A::Error::custom)
+        }
+    }
+    d.deserialize_bytes(Visitor { expecting, parse })
+}
+
+/// A `Document` parsed in place from its BSON bytes.
 struct WireDocument(Document);
 
 impl<'de> Deserialize<'de> for WireDocument {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = WireDocument;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a BSON document as a byte string")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<WireDocument, E> {
-                from_bytes(v).map(WireDocument).map_err(E::custom)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                seq: A,
-            ) -> Result<WireDocument, A::Error> {
-                let bytes = ByteBuf::visit_seq(seq)?;
-                from_bytes(&bytes.0)
-                    .map(WireDocument)
-                    .map_err(A::Error::custom)
-            }
-        }
-        d.deserialize_bytes(Visitor)
+        deserialize_bson_bytes(d, "a BSON document as a byte string", |bytes| {
+            from_bytes(bytes)
+                .map(WireDocument)
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
@@ -58,37 +71,18 @@ impl<'de> Deserialize<'de> for WireDocument {
 /// a key, to be thrown away at once).
 struct WireValue(Bson);
 
-fn value_from_bytes(bytes: &[u8]) -> Result<Bson, String> {
-    let wrapper = bson::RawDocument::from_bytes(bytes).map_err(|e| e.to_string())?;
-    let value = wrapper
-        .get("v")
-        .map_err(|e| e.to_string())?
-        .ok_or("wrapped BSON value has no 'v' field")?;
-    Bson::try_from(value).map_err(|e| e.to_string())
-}
-
 impl<'de> Deserialize<'de> for WireValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct Visitor;
-        impl<'de> serde::de::Visitor<'de> for Visitor {
-            type Value = WireValue;
-            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-                f.write_str("a wrapped BSON value as a byte string")
-            }
-            fn visit_bytes<E: serde::de::Error>(self, v: &[u8]) -> Result<WireValue, E> {
-                value_from_bytes(v).map(WireValue).map_err(E::custom)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                seq: A,
-            ) -> Result<WireValue, A::Error> {
-                let bytes = ByteBuf::visit_seq(seq)?;
-                value_from_bytes(&bytes.0)
-                    .map(WireValue)
-                    .map_err(A::Error::custom)
-            }
-        }
-        d.deserialize_bytes(Visitor)
+        deserialize_bson_bytes(d, "a wrapped BSON value as a byte string", |bytes| {
+            let wrapper = bson::RawDocument::from_bytes(bytes).map_err(|e| e.to_string())?;
+            let value = wrapper
+                .get("v")
+                .map_err(|e| e.to_string())?
+                .ok_or("wrapped BSON value has no 'v' field")?;
+            Bson::try_from(value)
+                .map(WireValue)
+                .map_err(|e| e.to_string())
+        })
     }
 }
 
