@@ -41,7 +41,7 @@ OUT_DIR=${OUT_DIR:-$ROOT/docs/bench}
 log() { echo "== $*" >&2; }
 
 # --- 1. etcd -----------------------------------------------------------------
-if ! command -v etcd >/dev/null 2>&1; then
+if ! command -v etcd >/dev/null 2>&1 || ! command -v etcdctl >/dev/null 2>&1; then
     log "installing etcd 3.4 from Debian"
     SUDO=""
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; fi
