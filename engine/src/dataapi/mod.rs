@@ -20,11 +20,13 @@
 //! caller-supplied generator, never inside `apply`.
 
 mod json;
+mod json_body;
 mod raw_output;
 mod request;
 mod response;
 
 pub use json::{JsonMode, document_from_json, to_json};
+pub use json_body::document_from_json_bytes;
 pub use raw_output::{RawReadOutput, execute_read_raw};
 pub use request::{Action, BulkOperation, Plan, ReadRequest, Request, Scope, ShardCollectionSpec};
 pub use response::{ApiError, ReadOutput, render_error, render_read, render_write};

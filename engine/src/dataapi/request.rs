@@ -311,13 +311,7 @@ impl Request {
     /// Parses an action name and a JSON body.
     pub fn parse(action: &str, body: &[u8]) -> Result<Request, ApiError> {
         let action = Action::from_str(action)?;
-        let json: serde_json::Value = serde_json::from_slice(body).map_err(|e| {
-            ApiError::bad_request(
-                "InvalidJSON",
-                format!("request body is not valid JSON: {e}"),
-            )
-        })?;
-        let body = super::document_from_json(json).map_err(ApiError::from)?;
+        let body = super::document_from_json_bytes(body)?;
         Request::from_document(action, body)
     }
 
