@@ -108,23 +108,19 @@ fn init_logging(format: LogFormat) {
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-#[tokio::main]
-async fn main() -> std::process::ExitCode {
+fn main() -> std::process::ExitCode {
     lauradb_raft::huge_pages::disable_transparent_huge_pages();
     let cli = Cli::parse();
     init_logging(cli.log_format);
-    if matches!(
-        cli.command,
-        Command::Dev(_) | Command::Node(_) | Command::Router(_)
-    ) {
-        observe::install_recorder();
-    }
-    let result = match cli.command {
-        Command::Dev(args) => dev(args).await,
-        Command::Node(args) => node_cmd::run(args).await,
-        Command::Router(args) => router_cmd::run(args).await,
-        Command::Ctl(args) => ctl::run(args).await,
-        Command::Bench(args) => bench::run(args).await,
+    let runtime = match &cli.command {
+        Command::Bench(args) => bench::runtime(args),
+        _ => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build(),
+    };
+    let result = match runtime {
+        Ok(runtime) => runtime.block_on(run(cli.command)),
+        Err(e) => Err(format!("cannot start the async runtime: {e}")),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
@@ -132,6 +128,22 @@ async fn main() -> std::process::ExitCode {
             eprintln!("lauradb: {message}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+async fn run(command: Command) -> Result<(), String> {
+    if matches!(
+        command,
+        Command::Dev(_) | Command::Node(_) | Command::Router(_)
+    ) {
+        observe::install_recorder();
+    }
+    match command {
+        Command::Dev(args) => dev(args).await,
+        Command::Node(args) => node_cmd::run(args).await,
+        Command::Router(args) => router_cmd::run(args).await,
+        Command::Ctl(args) => ctl::run(args).await,
+        Command::Bench(args) => bench::run(args).await,
     }
 }
 

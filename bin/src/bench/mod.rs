@@ -1,10 +1,11 @@
 //! `lauradb bench`: a closed-loop load generator for LauraDB and etcd.
 //!
-//! N concurrent clients (tokio tasks), each with one keep-alive HTTP/1.1
-//! connection, each sending a request, waiting for its answer and sending
-//! the next. It speaks LauraDB's Data API (through a router) or etcd v3's
-//! JSON gateway, so both systems can be measured with the same client on
-//! the same machine:
+//! N concurrent clients (tokio tasks, on one thread unless `--threads`
+//! says otherwise), each with one keep-alive HTTP/1.1 connection, each
+//! sending a request, waiting for its answer and sending the next. It
+//! speaks LauraDB's Data API (through a router) or etcd v3's JSON gateway,
+//! so both systems can be measured with the same client on the same
+//! machine:
 //!
 //! ```sh
 //! lauradb bench --target lauradb --url http://127.0.0.1:8080 --workload put --clients 1,16,64
@@ -97,6 +98,26 @@ pub struct BenchArgs {
     /// Also write the results as JSON to this file.
     #[arg(long)]
     json: Option<PathBuf>,
+    /// Threads the load generator runs on. One (the default) is plenty for
+    /// tens of thousands of requests a second and leaves the rest of the
+    /// machine to the system under test.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+}
+
+/// The runtime the load generator runs on: one thread by default, so its
+/// clients never wake each other across cores (see [`BenchArgs::threads`]).
+pub fn runtime(args: &BenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
+    match args.threads {
+        0 => Err(std::io::Error::other("--threads must be at least 1")),
+        1 => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build(),
+        n => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(n)
+            .enable_all()
+            .build(),
+    }
 }
 
 pub async fn run(args: BenchArgs) -> Result<(), String> {

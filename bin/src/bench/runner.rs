@@ -154,6 +154,9 @@ async fn client(
     };
     let mut conn = Some(conn);
     while Instant::now() < end {
+        if conn.as_ref().is_some_and(|c| !c.is_open()) {
+            conn = None;
+        }
         let op = shared
             .workload
             .next_op(&mut rng, shared.keys, &shared.fresh);
