@@ -101,20 +101,19 @@ pub struct BenchArgs {
     /// Threads the load generator runs on. One (the default) is plenty for
     /// tens of thousands of requests a second and leaves the rest of the
     /// machine to the system under test.
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    threads: u16,
 }
 
 /// The runtime the load generator runs on: one thread by default, so its
 /// clients never wake each other across cores (see [`BenchArgs::threads`]).
 pub fn runtime(args: &BenchArgs) -> std::io::Result<tokio::runtime::Runtime> {
     match args.threads {
-        0 => Err(std::io::Error::other("--threads must be at least 1")),
         1 => tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build(),
         n => tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(n)
+            .worker_threads(usize::from(n))
             .enable_all()
             .build(),
     }
@@ -220,4 +219,28 @@ pub async fn run(args: BenchArgs) -> Result<(), String> {
     }
     print!("{}", report::table(&results));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: super::BenchArgs,
+    }
+
+    #[test]
+    fn one_thread_by_default_and_never_zero() {
+        let cli = Cli::try_parse_from(["bench"]).unwrap();
+        assert_eq!(cli.args.threads, 1);
+        assert!(super::runtime(&cli.args).is_ok());
+        let cli = Cli::try_parse_from(["bench", "--threads", "3"]).unwrap();
+        assert_eq!(cli.args.threads, 3);
+        let error = Cli::try_parse_from(["bench", "--threads", "0"])
+            .err()
+            .expect("--threads 0 is refused");
+        assert!(error.to_string().contains("--threads"), "{error}");
+    }
 }
