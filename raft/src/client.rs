@@ -27,6 +27,7 @@ use serde::de::DeserializeOwned;
 
 use crate::coalescer::{Attempt, Coalescer};
 use crate::codec::{decode, encode};
+use crate::commands::EncodedCommand;
 use crate::error::ClientError;
 use crate::group::{AdminReply, AdminRequest, ReadCall, ReadConsistency};
 use crate::network::ChannelPool;
@@ -80,17 +81,7 @@ impl NodeClient {
             Some(node) => local::call(&node, rpc, request, ATTEMPT_TIMEOUT).await,
             None => self.call_remote(rpc, request).await,
         }
-        .map_err(|status| match status.code() {
-            tonic::Code::NotFound => ClientError::UnknownGroup(group),
-            // The node could not decode the request: retrying cannot help.
-            tonic::Code::InvalidArgument => ClientError::BadRequest(status.message().to_string()),
-            _ => unavailable(format!(
-                "node {} at {}: {}",
-                self.node,
-                self.addr,
-                status.message()
-            )),
-        })?;
+        .map_err(|status| self.call_error(group, status))?;
         if reply.from != self.node {
             return Err(ClientError::WrongNode {
                 expected: self.node,
@@ -99,6 +90,37 @@ impl NodeClient {
         }
         decode::<Result<Resp, ClientError>>(&reply.payload)
             .map_err(|e| unavailable(format!("undecodable reply from node {}: {e}", self.node)))?
+    }
+
+    /// What a failed call means to the caller.
+    fn call_error(&self, group: GroupId, status: tonic::Status) -> ClientError {
+        match status.code() {
+            tonic::Code::NotFound => ClientError::UnknownGroup(group),
+            // The node could not decode the request: retrying cannot help.
+            tonic::Code::InvalidArgument => ClientError::BadRequest(status.message().to_string()),
+            _ => ClientError::Unavailable {
+                group,
+                reason: format!("node {} at {}: {}", self.node, self.addr, status.message()),
+            },
+        }
+    }
+
+    /// Proposes `command` on this node, handing it over decoded if the node
+    /// runs in this process (see [`local::write`]), else sending its bytes.
+    async fn write_handing_over(
+        &self,
+        group: GroupId,
+        command: EncodedCommand,
+    ) -> Result<Response, ClientError> {
+        match self.pool.local_node(&self.addr) {
+            Some(node) => local::write(&node, group, self.node, command, ATTEMPT_TIMEOUT)
+                .await
+                .map_err(|status| self.call_error(group, status))?,
+            None => {
+                self.call_encoded(GroupRpc::Write, group, command.encoded)
+                    .await
+            }
+        }
     }
 
     /// One call over gRPC.
@@ -316,7 +338,7 @@ impl GroupClient {
                 Some((session, last_seq + 1))
             }
         };
-        let result = self.write_with_request_id(&command).await;
+        let result = self.write_with_request_id(command).await;
         if let Some(session) = borrowed {
             // Whatever happened, the session's next request gets a higher
             // number, so its requests reach the engine in order.
@@ -333,16 +355,31 @@ impl GroupClient {
     /// leader in this process needs no coalescing (there is no call to
     /// share; its proposer batches the writes into entries), so writes go
     /// to it one by one from the start.
-    async fn write_with_request_id(&self, command: &Command) -> Result<Response, ClientError> {
-        let encoded = encode(command).map_err(|e| ClientError::BadRequest(e.to_string()))?;
+    async fn write_with_request_id(&self, command: Command) -> Result<Response, ClientError> {
+        let encoded = encode(&command).map_err(|e| ClientError::BadRequest(e.to_string()))?;
         let first = self.target(0);
         let group = self.group;
         if first.is_local() {
+            // The first attempt hands the command itself to the leader in
+            // this process; any retry sends the bytes, like a remote call.
+            let mut handover = Some(command);
             let encoded = &encoded;
             return self
-                .with_leader(|node| async move {
-                    node.call_encoded(GroupRpc::Write, group, encoded.clone())
-                        .await
+                .with_leader(|node| {
+                    let command = handover.take();
+                    async move {
+                        match command {
+                            Some(command) => {
+                                let encoded = encoded.clone();
+                                node.write_handing_over(group, EncodedCommand { command, encoded })
+                                    .await
+                            }
+                            None => {
+                                node.call_encoded(GroupRpc::Write, group, encoded.clone())
+                                    .await
+                            }
+                        }
+                    }
                 })
                 .await;
         }
@@ -356,6 +393,7 @@ impl GroupClient {
             Attempt::Retry { hint: None } => {}
         }
         metrics::counter!("lauradb_raft_client_batch_retries_total").increment(1);
+        let command = &command;
         self.with_leader(|node| async move { node.write(group, command).await })
             .await
     }

@@ -11,8 +11,11 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use common::*;
+use lauradb_engine::dataapi::ReadOutput;
 use lauradb_raft::network::ChannelPool;
-use lauradb_raft::{AdminReply, AdminRequest, ClientError, GroupClient, NodeClient, NodeId};
+use lauradb_raft::{
+    AdminReply, AdminRequest, ClientError, GroupClient, NodeClient, NodeId, ReadConsistency,
+};
 
 /// A loopback address that refuses connections: a port that was free a
 /// moment ago (so a call that went over gRPC would fail at once).
@@ -41,7 +44,7 @@ async fn calls_to_nodes_of_this_process_skip_grpc_and_answer_the_same() {
     let mut cluster = Cluster::start(3, fast_settings()).await;
     let (pool, addrs) = local_pool(&cluster).await;
     let members: Vec<(NodeId, String)> = addrs.iter().map(|(id, a)| (*id, a.clone())).collect();
-    let client: Arc<GroupClient> = GroupClient::new(GROUP, members, pool.clone());
+    let client: Arc<GroupClient> = GroupClient::new(GROUP, members.clone(), pool.clone());
 
     // Writes (concurrent, so several share entries), linearizable reads and
     // admin calls all work through the local path, and replication reaches
@@ -91,6 +94,31 @@ async fn calls_to_nodes_of_this_process_skip_grpc_and_answer_the_same() {
         "{error:?}"
     );
 
+    // A client whose first choice is a follower hands its write to that
+    // follower, is told NotLeader, and retries with the command's bytes at
+    // the leader: the write lands once, with the values it was sent with.
+    let mut follower_first = members.clone();
+    follower_first.sort_by_key(|(id, _)| *id == follower);
+    follower_first.reverse();
+    assert_eq!(follower_first[0].0, follower);
+    let detour: Arc<GroupClient> = GroupClient::new(GROUP, follower_first, pool.clone());
+    insert_all(&detour, [5_000]).await;
+    let mut sorted: Vec<i64> = sorted;
+    sorted.push(5_000);
+    sorted.sort();
+    assert_eq!(read_all(&client).await, sorted);
+    match client
+        .read(find_all(), ReadConsistency::Linearizable)
+        .await
+        .expect("read")
+    {
+        ReadOutput::Documents(documents) => assert!(
+            documents.contains(&bson::doc! {"_id": 5_000_i64, "v": "value-5000"}),
+            "{documents:?}"
+        ),
+        other => panic!("expected documents, got {other:?}"),
+    }
+
     // A killed node is unreachable, not hung, and the client finds the new
     // leader; nothing acknowledged is lost.
     cluster.kill(leader).await;
@@ -105,5 +133,6 @@ async fn calls_to_nodes_of_this_process_skip_grpc_and_answer_the_same() {
     insert_all(&client, 1_000..1_020).await;
     let mut after: Vec<i64> = sorted.clone();
     after.extend(1_000..1_020);
+    after.sort();
     assert_eq!(read_all(&client).await, after);
 }

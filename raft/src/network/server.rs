@@ -70,7 +70,7 @@ impl NodeServer {
     }
 
     /// The addressed group, after checking the request was meant for us.
-    fn group(&self, group: u64, target: u64) -> Result<Arc<Group>, Status> {
+    pub(crate) fn group(&self, group: u64, target: u64) -> Result<Arc<Group>, Status> {
         if target != self.node.id() {
             return Err(Status::failed_precondition(format!(
                 "this is node {}, not node {target}",

@@ -238,7 +238,7 @@ impl ClusterBackend {
                     false,
                     || Outcome::Done,
                     |placement| async move {
-                        self.shard_write(placement.primary, &placement, op.clone())
+                        self.shard_write(placement.primary, &placement, op)
                             .await
                     },
                 )

@@ -606,19 +606,22 @@ impl ClusterBackend {
         &self,
         shard: GroupId,
         placement: &Placement,
-        op: Operation,
+        op: &Operation,
     ) -> Result<Outcome, RouteError> {
         let client = self.shard_client(shard).await?;
-        let command = Command {
-            request: None,
-            now_millis: now_millis(),
-            op: Operation::Versioned {
-                version: placement.version,
-                op: Box::new(op),
-            },
-        };
+        let now_millis = now_millis();
         for _ in 0..MAX_ROUTE_ATTEMPTS {
-            let result = client.write(command.clone()).await;
+            // Each attempt owns its command: it is handed to the shard
+            // leader as it is when that leader runs in this process.
+            let command = Command {
+                request: None,
+                now_millis,
+                op: Operation::Versioned {
+                    version: placement.version,
+                    op: Box::new(op.clone()),
+                },
+            };
+            let result = client.write(command).await;
             match command_result(self.on_shard_error(result).await?)? {
                 Err(lauradb_engine::Error::StaleConfig { have, .. }) => {
                     self.on_stale(shard, placement, have).await?;

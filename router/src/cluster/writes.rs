@@ -93,8 +93,7 @@ impl ClusterBackend {
                                 placement.ns.to_string(),
                             )));
                         }
-                        self.shard_write(placement.primary, &placement, op.clone())
-                            .await
+                        self.shard_write(placement.primary, &placement, op).await
                     },
                 )
                 .await
@@ -126,7 +125,7 @@ impl ClusterBackend {
             primary,
             sharding: None,
         };
-        match self.shard_write(primary, &unsharded, op.clone()).await {
+        match self.shard_write(primary, &unsharded, &op).await {
             Ok(_) => {}
             Err(RouteError::Api(error)) => return Err(error),
             Err(RouteError::Stale) => {
@@ -163,7 +162,7 @@ impl ClusterBackend {
                         documents: documents.clone(),
                         ordered,
                     };
-                    return self.shard_write(placement.primary, &placement, op).await;
+                    return self.shard_write(placement.primary, &placement, &op).await;
                 }
                 let owners: Vec<Result<GroupId, lauradb_engine::Error>> = documents
                     .iter()
@@ -209,7 +208,7 @@ impl ClusterBackend {
                 documents: documents[start..end].to_vec(),
                 ordered: true,
             };
-            let outcome = match self.shard_write(shard, placement, op).await {
+            let outcome = match self.shard_write(shard, placement, &op).await {
                 Err(RouteError::Stale) if start > 0 => {
                     return Err(partially_applied(&placement.ns));
                 }
@@ -261,7 +260,7 @@ impl ClusterBackend {
                 documents: indexes.iter().map(|i| documents[*i].clone()).collect(),
                 ordered: false,
             };
-            self.shard_write(*shard, placement, op)
+            async move { self.shard_write(*shard, placement, &op).await }
         }))
         .await;
         let all_stale =
@@ -330,14 +329,14 @@ impl ClusterBackend {
                         && owner != *shard
                     {
                         let outcome = self
-                            .shard_write(*shard, &placement, with_upsert(op, false))
+                            .shard_write(*shard, &placement, &with_upsert(op, false))
                             .await?;
                         if affected(&outcome) {
                             return Ok(outcome);
                         }
                         return self.upsert_on_owner(&placement, op).await;
                     }
-                    return self.shard_write(*shard, &placement, op.clone()).await;
+                    return self.shard_write(*shard, &placement, op).await;
                 }
                 if is_multi(op) {
                     self.broadcast_write(&placement, &targets, op).await
@@ -360,7 +359,7 @@ impl ClusterBackend {
         let answers = join_all(
             targets
                 .iter()
-                .map(|shard| self.shard_write(*shard, placement, without_upsert.clone())),
+                .map(|shard| self.shard_write(*shard, placement, &without_upsert)),
         )
         .await;
         if !answers.is_empty() && answers.iter().all(|a| matches!(a, Err(RouteError::Stale))) {
@@ -451,7 +450,7 @@ impl ClusterBackend {
             };
             let id = document.get("_id").cloned().unwrap_or(Bson::Null);
             let narrowed = narrow_to_id(op, id);
-            let outcome = self.shard_write(shard, placement, narrowed).await?;
+            let outcome = self.shard_write(shard, placement, &narrowed).await?;
             if affected(&outcome) {
                 return Ok(outcome);
             }
@@ -470,7 +469,7 @@ impl ClusterBackend {
     ) -> Result<Outcome, RouteError> {
         let document = upsert_preview(op).map_err(api)?;
         let shard = placement.shard_for_document(&document).map_err(api)?;
-        self.shard_write(shard, placement, op.clone()).await
+        self.shard_write(shard, placement, op).await
     }
 
     /// Renames stay on their database's primary shard; sharded collections
@@ -502,8 +501,7 @@ impl ClusterBackend {
                         placement.ns
                     ))));
                 }
-                self.shard_write(placement.primary, &placement, op.clone())
-                    .await
+                self.shard_write(placement.primary, &placement, op).await
             },
         )
         .await
