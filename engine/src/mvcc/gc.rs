@@ -21,6 +21,8 @@
 //! are recorded for the round after.
 
 use std::collections::HashSet;
+
+use foldhash::fast::RandomState;
 use std::ops::Bound;
 
 use super::key::{group_versions_range, is_tombstone, split_version_key, store_range};
@@ -48,9 +50,16 @@ pub struct GcStats {
 const GC_BATCH: usize = 1024;
 
 /// The groups a collection has to visit (see the module documentation).
+///
+/// Every commit looks its keys up here, so the set hashes with foldhash
+/// rather than SipHash: about half the cost per key. Its keys are document
+/// ids that clients choose; foldhash's seed is random per process, so they
+/// cannot aim for collisions, though unlike SipHash it makes no
+/// cryptographic promise. Its order is never seen: [`DirtyGroups::take`]
+/// sorts.
 #[derive(Debug, Default)]
 pub(super) struct DirtyGroups {
-    groups: HashSet<Vec<u8>>,
+    groups: HashSet<Vec<u8>, RandomState>,
     /// False until a full scan starts: the set does not cover older writes.
     complete: bool,
 }
@@ -67,7 +76,7 @@ impl DirtyGroups {
     /// After an import or a failed collection: what is recorded no longer
     /// covers every group with garbage, so the next run scans everything.
     pub(super) fn mark_incomplete(&mut self) {
-        self.groups = HashSet::new();
+        self.groups = HashSet::default();
         self.complete = false;
     }
 
@@ -75,7 +84,13 @@ impl DirtyGroups {
     /// scanned; either way the set starts afresh, complete.
     fn take(&mut self) -> Option<Vec<Vec<u8>>> {
         let complete = std::mem::replace(&mut self.complete, true);
-        let groups = std::mem::take(&mut self.groups);
+        // The next round will likely dirty as many groups: start that big
+        // (within reason, so one burst does not keep its memory for ever).
+        let size = self.groups.len().min(1 << 16);
+        let groups = std::mem::replace(
+            &mut self.groups,
+            HashSet::with_capacity_and_hasher(size, RandomState::default()),
+        );
         complete.then(|| {
             let mut groups: Vec<Vec<u8>> = groups.into_iter().collect();
             groups.sort_unstable();
