@@ -145,8 +145,21 @@ impl Mvcc {
                 )?;
             }
             Some(groups) => {
+                // Each group is a few versions: visited in place, not copied.
                 for group in groups {
-                    if !run.collect(self.store.scan(group_versions_range(&group)))? {
+                    let mut failed = None;
+                    self.store
+                        .visit(group_versions_range(&group), &mut |key, value| {
+                            if failed.is_none()
+                                && let Err(e) = run.consider(key, value)
+                            {
+                                failed = Some(e);
+                            }
+                        })?;
+                    if let Some(e) = failed {
+                        return Err(e);
+                    }
+                    if !run.group_done()? {
                         break;
                     }
                 }
@@ -182,31 +195,56 @@ impl Run<'_> {
     fn collect(&mut self, records: ScanIter<'_>) -> Result<bool> {
         for record in records {
             let (key, value) = record?;
-            self.stats.versions_scanned += 1;
-            let (key_group, ts) = split_version_key(&key)?;
-            if key_group != self.group.as_slice() {
-                self.end_group();
-                if self.batch.len() >= GC_BATCH && !self.apply()? {
-                    return Ok(false);
-                }
-                self.group.clear();
-                self.group.extend_from_slice(key_group);
+            if !self.next_group_starts(&key)? {
+                return Ok(false);
             }
-            if ts > self.watermark {
-                self.above_watermark = true;
-                continue;
-            }
-            if self.kept {
-                self.batch.delete(key);
-            } else {
-                self.kept = true;
-                if is_tombstone(&value) {
-                    self.batch.delete(key);
-                    self.tombstones += 1;
-                }
-            }
+            self.consider(&key, &value)?;
         }
         Ok(true)
+    }
+
+    /// Before the first version of a new group: ends the current one and
+    /// applies the pending deletions once there are enough. False if an
+    /// import interrupted the run.
+    fn next_group_starts(&mut self, key: &[u8]) -> Result<bool> {
+        let (key_group, _) = split_version_key(key)?;
+        if key_group == self.group.as_slice() {
+            return Ok(true);
+        }
+        self.group_done()
+    }
+
+    /// Ends the current group (see [`Run::next_group_starts`]).
+    fn group_done(&mut self) -> Result<bool> {
+        self.end_group();
+        self.group.clear();
+        if self.batch.len() >= GC_BATCH {
+            return self.apply();
+        }
+        Ok(true)
+    }
+
+    /// One version, in store order within its group.
+    fn consider(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        self.stats.versions_scanned += 1;
+        let (key_group, ts) = split_version_key(key)?;
+        if self.group.is_empty() {
+            self.group.extend_from_slice(key_group);
+        }
+        if ts > self.watermark {
+            self.above_watermark = true;
+            return Ok(());
+        }
+        if self.kept {
+            self.batch.delete(key.to_vec());
+        } else {
+            self.kept = true;
+            if is_tombstone(value) {
+                self.batch.delete(key.to_vec());
+                self.tombstones += 1;
+            }
+        }
+        Ok(())
     }
 
     /// Done with the current group: it stays dirty if it has versions a

@@ -137,6 +137,21 @@ impl Store for MemoryStore {
         Box::new(MemoryScan::new(self, range))
     }
 
+    fn visit(&self, (start, end): KeyRange, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
+        let bounds = (
+            start.as_ref().map(Vec::as_slice),
+            end.as_ref().map(Vec::as_slice),
+        );
+        if is_empty_range(bounds.0, bounds.1) {
+            return Ok(());
+        }
+        let map = self.read()?;
+        for (key, value) in map.range::<[u8], _>(bounds) {
+            visit(key.as_bytes(), value);
+        }
+        Ok(())
+    }
+
     fn write(&self, batch: WriteBatch) -> Result<()> {
         let mut map = self.write_lock()?;
         for op in batch.into_ops() {

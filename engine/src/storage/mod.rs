@@ -96,6 +96,19 @@ pub trait Store: Send + Sync {
     /// or inverted range yields nothing.
     fn scan(&self, range: KeyRange) -> ScanIter<'_>;
 
+    /// Calls `visit` with each record whose key falls in `range`, in key
+    /// order, without copying the records out where the store can avoid it.
+    /// Meant for short ranges (a key's versions): the memory store holds its
+    /// read lock throughout, so writers wait, and `visit` must not call back
+    /// into the store. Long ranges should [`Store::scan`].
+    fn visit(&self, range: KeyRange, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
+        for record in self.scan(range) {
+            let (key, value) = record?;
+            visit(&key, &value);
+        }
+        Ok(())
+    }
+
     /// Iterates over the records whose keys start with `prefix`.
     fn scan_prefix(&self, prefix: &[u8]) -> ScanIter<'_> {
         self.scan(prefix_range(prefix))

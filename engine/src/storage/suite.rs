@@ -32,8 +32,8 @@ macro_rules! store_suite {
                 s::scans_follow_byte_order_in_both_directions(&$make);
             }
             #[test]
-            fn scans_respect_every_kind_of_bound() {
-                s::scans_respect_every_kind_of_bound(&$make);
+            fn scans_and_visits_respect_every_kind_of_bound() {
+                s::scans_and_visits_respect_every_kind_of_bound(&$make);
             }
             #[test]
             fn scans_from_both_ends_meet_without_overlap() {
@@ -155,7 +155,7 @@ pub fn scans_follow_byte_order_in_both_directions(store: &dyn Store) {
     assert_eq!(reversed, all.into_iter().rev().collect::<Vec<_>>());
 }
 
-pub fn scans_respect_every_kind_of_bound(store: &dyn Store) {
+pub fn scans_and_visits_respect_every_kind_of_bound(store: &dyn Store) {
     set(store, &[(b"a", b""), (b"b", b""), (b"c", b""), (b"d", b"")]);
     let (b, c): (&[u8], &[u8]) = (b"b", b"c");
     type Case<'a> = (Bound<&'a [u8]>, Bound<&'a [u8]>, Vec<Vec<u8>>);
@@ -178,6 +178,14 @@ pub fn scans_respect_every_kind_of_bound(store: &dyn Store) {
             expect,
             "{start:?}..{end:?}"
         );
+        let mut visited = Vec::new();
+        store
+            .visit(range(start, end), &mut |key, value| {
+                assert_eq!(value, b"", "visit {start:?}..{end:?}: value of {key:?}");
+                visited.push(key.to_vec());
+            })
+            .unwrap();
+        assert_eq!(visited, expect, "visit {start:?}..{end:?}");
         let mut reversed = expect.clone();
         reversed.reverse();
         assert_eq!(

@@ -285,6 +285,44 @@ fn gc_handles_many_keys_across_batches() {
 }
 
 #[test]
+fn gc_of_written_keys_handles_many_keys_across_batches() {
+    // The second collection visits only the keys written since the first
+    // (each in place, see `Store::visit`), and removes more than one batch.
+    let mvcc = memory();
+    let writes = |tag: &str| -> Vec<Write> {
+        (0..3000u32)
+            .map(|i| (i.to_be_bytes().to_vec(), Some(tag.as_bytes().to_vec())))
+            .collect()
+    };
+    mvcc.commit(1, &writes("first")).unwrap();
+    assert!(mvcc.gc(1).unwrap().full_scan);
+    mvcc.commit(2, &writes("old")).unwrap();
+    mvcc.commit(3, &writes("new")).unwrap();
+    mvcc.commit(4, &[(5u32.to_be_bytes().to_vec(), None)])
+        .unwrap();
+    let stats = mvcc.gc(3).unwrap();
+    assert!(!stats.full_scan);
+    // 3000 keys × 3 versions, plus key 5's tombstone above the watermark.
+    assert_eq!(stats.versions_scanned, 9001);
+    assert_eq!(stats.versions_removed, 6000);
+    assert_eq!(mvcc.scan(.., 3).count(), 3000);
+    assert!(mvcc.scan(.., 3).all(|r| r.unwrap().1 == b"new"));
+    // Key 5 stays dirty (a version above the watermark): the next round
+    // removes its last old version and then the tombstone.
+    let later = mvcc.gc(4).unwrap();
+    assert_eq!(
+        (
+            later.versions_scanned,
+            later.versions_removed,
+            later.tombstones_removed
+        ),
+        (2, 2, 1)
+    );
+    assert_eq!(mvcc.get(&5u32.to_be_bytes(), 4).unwrap(), None);
+    assert_eq!(mvcc.scan(.., 4).count(), 2999);
+}
+
+#[test]
 fn after_the_first_gc_only_keys_written_since_are_visited() {
     for mvcc in [memory(), sled()] {
         let writes: Vec<Write> = (0..3000u32)
