@@ -265,14 +265,16 @@ fn gc_keeps_versions_above_the_watermark() {
     }
 }
 
+/// Keys 0..3000, each set to `tag`.
+fn writes(tag: &str) -> Vec<Write> {
+    (0..3000u32)
+        .map(|i| (i.to_be_bytes().to_vec(), Some(tag.as_bytes().to_vec())))
+        .collect()
+}
+
 #[test]
 fn gc_handles_many_keys_across_batches() {
     let mvcc = memory();
-    let writes = |tag: &str| -> Vec<Write> {
-        (0..3000u32)
-            .map(|i| (i.to_be_bytes().to_vec(), Some(tag.as_bytes().to_vec())))
-            .collect()
-    };
     mvcc.commit(1, &writes("old")).unwrap();
     mvcc.commit(2, &writes("new")).unwrap();
     let stats = mvcc.gc(2).unwrap();
@@ -289,11 +291,6 @@ fn gc_of_written_keys_handles_many_keys_across_batches() {
     // The second collection visits only the keys written since the first
     // (each in place, see `Store::visit`), and removes more than one batch.
     let mvcc = memory();
-    let writes = |tag: &str| -> Vec<Write> {
-        (0..3000u32)
-            .map(|i| (i.to_be_bytes().to_vec(), Some(tag.as_bytes().to_vec())))
-            .collect()
-    };
     mvcc.commit(1, &writes("first")).unwrap();
     assert!(mvcc.gc(1).unwrap().full_scan);
     mvcc.commit(2, &writes("old")).unwrap();
