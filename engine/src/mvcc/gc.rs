@@ -21,9 +21,9 @@
 //! are recorded for the round after.
 
 use std::collections::HashSet;
+use std::ops::Bound;
 
 use foldhash::fast::RandomState;
-use std::ops::Bound;
 
 use super::key::{group_versions_range, is_tombstone, split_version_key, store_range};
 use super::{Mvcc, Result};
@@ -147,18 +147,10 @@ impl Mvcc {
             Some(groups) => {
                 // Each group is a few versions: visited in place, not copied.
                 for group in groups {
-                    let mut failed = None;
                     self.store
                         .visit(group_versions_range(&group), &mut |key, value| {
-                            if failed.is_none()
-                                && let Err(e) = run.consider(key, value)
-                            {
-                                failed = Some(e);
-                            }
+                            run.consider(key, value)
                         })?;
-                    if let Some(e) = failed {
-                        return Err(e);
-                    }
                     if !run.group_done()? {
                         break;
                     }

@@ -29,7 +29,7 @@ use std::ops::Bound;
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
 use super::is_empty_range;
-use super::{KeyRange, Record, ScanIter, Store, StoreStats, WriteBatch, WriteOp};
+use super::{KeyRange, Record, ScanIter, Store, StoreStats, Visitor, WriteBatch, WriteOp};
 use crate::error::{Error, Result};
 
 type Map = BTreeMap<Key, Vec<u8>>;
@@ -137,7 +137,7 @@ impl Store for MemoryStore {
         Box::new(MemoryScan::new(self, range))
     }
 
-    fn visit(&self, (start, end): KeyRange, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
+    fn visit(&self, (start, end): KeyRange, visit: &mut Visitor<'_>) -> Result<()> {
         let bounds = (
             start.as_ref().map(Vec::as_slice),
             end.as_ref().map(Vec::as_slice),
@@ -147,7 +147,7 @@ impl Store for MemoryStore {
         }
         let map = self.read()?;
         for (key, value) in map.range::<[u8], _>(bounds) {
-            visit(key.as_bytes(), value);
+            visit(key.as_bytes(), value)?;
         }
         Ok(())
     }

@@ -79,6 +79,9 @@ pub type Record = (Vec<u8>, Vec<u8>);
 /// front and descending from the back.
 pub type ScanIter<'a> = Box<dyn DoubleEndedIterator<Item = Result<Record>> + 'a>;
 
+/// What [`Store::visit`] calls with each record's key and value.
+pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
+
 /// An ordered key/value store. See the [module documentation](self) for the
 /// guarantees every implementation gives.
 pub trait Store: Send + Sync {
@@ -100,11 +103,12 @@ pub trait Store: Send + Sync {
     /// order, without copying the records out where the store can avoid it.
     /// Meant for short ranges (a key's versions): the memory store holds its
     /// read lock throughout, so writers wait, and `visit` must not call back
-    /// into the store. Long ranges should [`Store::scan`].
-    fn visit(&self, range: KeyRange, visit: &mut dyn FnMut(&[u8], &[u8])) -> Result<()> {
+    /// into the store. Stops at the first error `visit` returns, and
+    /// returns it. Long ranges should [`Store::scan`].
+    fn visit(&self, range: KeyRange, visit: &mut Visitor<'_>) -> Result<()> {
         for record in self.scan(range) {
             let (key, value) = record?;
-            visit(&key, &value);
+            visit(&key, &value)?;
         }
         Ok(())
     }

@@ -183,6 +183,7 @@ pub fn scans_and_visits_respect_every_kind_of_bound(store: &dyn Store) {
             .visit(range(start, end), &mut |key, value| {
                 assert_eq!(value, b"", "visit {start:?}..{end:?}: value of {key:?}");
                 visited.push(key.to_vec());
+                Ok(())
             })
             .unwrap();
         assert_eq!(visited, expect, "visit {start:?}..{end:?}");
