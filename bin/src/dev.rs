@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use lauradb_raft::network::ChannelPool;
-use lauradb_raft::{AdminRequest, EngineStorage, NodeClient, NodeConfig, RaftNode};
+use lauradb_raft::{AdminRequest, EngineStorage, NodeClient, NodeConfig, RaftNode, Replicas};
 use lauradb_router::cluster::CONFIG_GROUP;
 use lauradb_router::{ClusterBackend, ClusterOptions, ShardInfo};
 use serde::{Deserialize, Serialize};
@@ -199,13 +199,26 @@ impl DevCluster {
         })
     }
 
-    /// Stops every node and flushes its storage.
+    /// Stops every node and flushes its storage: first the leading replicas
+    /// on every node, then the others, then the nodes' servers (see
+    /// `RaftNode::stop_replicas`).
     pub async fn stop(self) -> Result<(), String> {
-        for node in &self.nodes {
-            node.kill()
-                .await
-                .map_err(|e| format!("stopping node {}: {e}", node.id()))?;
+        // Every node is stopped even if one fails; the first failure is
+        // reported.
+        let mut first_error = None;
+        for which in [Replicas::Leading, Replicas::All] {
+            for node in &self.nodes {
+                if let Err(e) = node.stop_replicas(which).await {
+                    first_error
+                        .get_or_insert(format!("stopping the replicas of node {}: {e}", node.id()));
+                }
+            }
         }
-        Ok(())
+        for node in &self.nodes {
+            if let Err(e) = node.kill().await {
+                first_error.get_or_insert(format!("stopping node {}: {e}", node.id()));
+            }
+        }
+        first_error.map_or(Ok(()), Err)
     }
 }

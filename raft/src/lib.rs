@@ -60,5 +60,5 @@ pub mod types;
 pub use client::{GroupClient, NodeClient};
 pub use error::ClientError;
 pub use group::{AdminReply, AdminRequest, Group, GroupStatus, ReadCall, ReadConsistency};
-pub use node::{EngineStorage, NodeConfig, NodeError, RaftNode, RaftSettings};
+pub use node::{EngineStorage, NodeConfig, NodeError, RaftNode, RaftSettings, Replicas};
 pub use types::{GroupId, NodeId, Response};

@@ -332,22 +332,30 @@ impl RaftNode {
         self.stop().await
     }
 
-    async fn stop(&self) -> Result<(), NodeError> {
-        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
-        let groups: Vec<Arc<Group>> =
-            std::mem::take(&mut *self.groups.write().unwrap_or_else(|e| e.into_inner()))
-                .into_values()
+    /// Shuts down the replicas this node hosts — those that lead their
+    /// group, or all of them — and flushes their engines, but keeps
+    /// serving: RPCs for those groups then fail as for a group the node
+    /// does not host.
+    ///
+    /// A whole cluster stopping in one process (`lauradb dev`) stops the
+    /// leaders on every node, then every other replica, and only then any
+    /// node's server. Stopped node by node instead, the replicas still
+    /// running would spend the shutdown retrying peers already gone (a
+    /// warning per attempt), and each server would wait for the
+    /// replication streams of its still-running peers to end. Leaders go
+    /// first because a leader whose follower vanished warns about the
+    /// broken stream; a follower whose leader went quiet only notices
+    /// after an election timeout, long after it is stopped too.
+    pub async fn stop_replicas(&self, which: Replicas) -> Result<(), NodeError> {
+        let groups: Vec<Arc<Group>> = {
+            let mut hosted = self.groups.write().unwrap_or_else(|e| e.into_inner());
+            let chosen: Vec<GroupId> = hosted
+                .iter()
+                .filter(|(_, group)| which == Replicas::All || group.raft.is_leader())
+                .map(|(id, _)| *id)
                 .collect();
-        if let Some((stop, handle)) = server {
-            let _ = stop.send(true);
-            if tokio::time::timeout(Duration::from_secs(2), handle)
-                .await
-                .is_err()
-            {
-                tracing::warn!(node = self.config.id, "gRPC server did not stop within 2 s");
-            }
-        }
-        // Stop and flush everything, then report the first failure.
+            chosen.iter().filter_map(|id| hosted.remove(id)).collect()
+        };
         let mut first_error = None;
         for group in groups {
             if let Err(e) = group.raft.shutdown().await {
@@ -358,11 +366,34 @@ impl RaftNode {
                 first_error.get_or_insert(NodeError::Engine(e));
             }
         }
-        if let Err(e) = self.log_db.flush().await {
-            first_error.get_or_insert(NodeError::Io(e));
-        }
         first_error.map_or(Ok(()), Err)
     }
+
+    async fn stop(&self) -> Result<(), NodeError> {
+        let server = self.server.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some((stop, handle)) = server {
+            let _ = stop.send(true);
+            if tokio::time::timeout(Duration::from_secs(2), handle)
+                .await
+                .is_err()
+            {
+                tracing::warn!(node = self.config.id, "gRPC server did not stop within 2 s");
+            }
+        }
+        // Stop and flush everything, then report the first failure.
+        let replicas = self.stop_replicas(Replicas::All).await;
+        let log = self.log_db.flush().await.map_err(NodeError::Io);
+        replicas.and(log)
+    }
+}
+
+/// Which replicas [`RaftNode::stop_replicas`] stops.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replicas {
+    /// Those that currently lead their group.
+    Leading,
+    /// All of them.
+    All,
 }
 
 /// Asks another up-to-date voter to take over, and waits briefly for it.

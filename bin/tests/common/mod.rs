@@ -7,9 +7,18 @@ use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_lauradb");
+
+/// What a process printed on stdout, line by line; `closed` once it closed
+/// its stdout (it exited).
+#[derive(Debug, Default, Clone)]
+pub struct Output {
+    pub lines: Vec<String>,
+    pub closed: bool,
+}
 
 /// A running `lauradb` process serving HTTP at `addr`.
 pub struct Server {
@@ -20,6 +29,12 @@ pub struct Server {
 impl Server {
     /// `lauradb dev` on a free port, reopening `data_dir`, with `extra` flags.
     pub fn dev(data_dir: &Path, extra: &[&str]) -> Server {
+        Server::dev_logging(data_dir, extra, Arc::default())
+    }
+
+    /// Like [`Server::dev`], collecting the lines it prints (its log, at
+    /// `RUST_LOG=warn`) in `output`.
+    pub fn dev_logging(data_dir: &Path, extra: &[&str], output: Arc<Mutex<Output>>) -> Server {
         let mut child = Command::new(BIN)
             .args(["dev", "--http-addr", "127.0.0.1:0", "--data-dir"])
             .arg(data_dir)
@@ -33,11 +48,17 @@ impl Server {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                output
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .lines
+                    .push(line.clone());
                 if let Some(rest) = line.split("http://").nth(1) {
                     let addr = rest.split_whitespace().next().unwrap_or("").to_string();
                     let _ = tx.send(addr);
                 }
             }
+            output.lock().unwrap_or_else(|e| e.into_inner()).closed = true;
         });
         let addr = rx
             .recv_timeout(Duration::from_secs(90))
