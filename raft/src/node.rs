@@ -287,6 +287,7 @@ impl RaftNode {
         );
         crate::checkpoint::start(
             Arc::downgrade(&hosted),
+            self.config.id,
             log_bytes,
             settings.snapshot_every_log_bytes,
         );
