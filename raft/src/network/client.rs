@@ -6,9 +6,15 @@
 //! names the node that answered: if an address now belongs to a different
 //! node, the call fails as *unreachable* instead of talking to a stranger.
 //!
-//! Unreachable peers are retried with exponential back-off (50 ms doubling to
-//! 2 s), so a dead node costs little. Snapshots stream as 1 MiB chunks of the
-//! snapshot file; the first chunk also carries the leader's vote.
+//! Unreachable peers are retried with exponential back-off ([`retry_delay`]:
+//! 50 ms doubling to 2 s), so a dead node costs little. openraft applies that
+//! back-off as it pulls the next request from a replication stream; a stream
+//! that cannot even be opened is never pulled from, so
+//! [`PeerClient::stream_append`] waits out the delay itself before it reports
+//! the peer unreachable. Without that wait a leader retried a dead follower
+//! at once, tens of thousands of times a second, with two warnings each.
+//! Snapshots stream as 1 MiB chunks of the snapshot file; the first chunk
+//! also carries the leader's vote.
 
 use std::time::Duration;
 
@@ -36,6 +42,14 @@ use crate::types::{GroupId, Node, NodeId, Snapshot, TypeConfig, Vote};
 /// Bytes per snapshot chunk.
 pub const SNAPSHOT_CHUNK_BYTES: usize = 1 << 20;
 
+/// The wait before retry number `attempt` (from 0) of an unreachable peer:
+/// 50 ms, doubling, at most 2 s.
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(50)
+        .saturating_mul(2_u32.saturating_pow(attempt.min(16)))
+        .min(Duration::from_secs(2))
+}
+
 /// Creates peer clients for one group.
 #[derive(Clone)]
 pub struct NetworkFactory {
@@ -58,6 +72,7 @@ impl RaftNetworkFactory<TypeConfig> for NetworkFactory {
             target,
             addr: node.addr.clone(),
             channel: self.pool.channel(&node.addr).map_err(|e| e.to_string()),
+            failed_streams: 0,
         }
     }
 }
@@ -68,6 +83,8 @@ pub struct PeerClient {
     target: NodeId,
     addr: String,
     channel: Result<Channel, String>,
+    /// Replication streams that failed to open since the last one that did.
+    failed_streams: u32,
 }
 
 /// The unary Raft RPCs.
@@ -205,7 +222,6 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
             + 'static,
     {
         Box::pin(async move {
-            let mut client = self.client().map_err(Self::unreachable)?;
             let (group, target) = (self.group, self.target);
             let requests = input.map(move |rpc| Envelope {
                 group,
@@ -214,11 +230,28 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
                 // the empty payload makes the follower end the stream.
                 payload: encode(&rpc).unwrap_or_default(),
             });
-            let replies = client
-                .stream_append(requests)
-                .await
-                .map_err(|s| self.status_error(s))?
-                .into_inner();
+            let opened = match self.client() {
+                Ok(mut client) => client
+                    .stream_append(requests)
+                    .await
+                    .map_err(|s| self.status_error(s)),
+                Err(e) => Err(Self::unreachable(e)),
+            };
+            let replies = match opened {
+                Ok(replies) => {
+                    self.failed_streams = 0;
+                    replies.into_inner()
+                }
+                Err(error) => {
+                    // See the module documentation: openraft's back-off
+                    // never runs for a stream that did not open.
+                    if matches!(error, RPCError::Unreachable(_)) {
+                        tokio::time::sleep(retry_delay(self.failed_streams)).await;
+                        self.failed_streams = self.failed_streams.saturating_add(1);
+                    }
+                    return Err(error);
+                }
+            };
             let this: &'s PeerClient = self;
             let results = replies.map(move |reply| match reply {
                 Ok(reply) => this.open_reply::<StreamAppendResult<TypeConfig>>(reply),
@@ -330,9 +363,51 @@ impl RaftNetworkV2<TypeConfig> for PeerClient {
     }
 
     fn backoff(&self) -> Option<Backoff> {
-        Some(Backoff::new(std::iter::successors(
-            Some(Duration::from_millis(50)),
-            |d| Some((*d * 2).min(Duration::from_secs(2))),
-        )))
+        Some(Backoff::new((0..).map(retry_delay)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_wait_50_ms_doubling_to_2_s() {
+        let delays: Vec<u64> = (0..8).map(|n| retry_delay(n).as_millis() as u64).collect();
+        assert_eq!(delays, vec![50, 100, 200, 400, 800, 1600, 2000, 2000]);
+        assert_eq!(retry_delay(u32::MAX), Duration::from_secs(2));
+    }
+
+    /// A follower that is down must not be retried in a loop: each failed
+    /// attempt to open a replication stream waits out the back-off.
+    #[tokio::test]
+    async fn a_stream_to_a_dead_peer_is_retried_no_faster_than_the_back_off() {
+        // An address nothing listens on.
+        let addr = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            listener.local_addr().unwrap().to_string()
+        };
+        let mut factory = NetworkFactory::new(1, ChannelPool::new());
+        let mut peer = factory.new_client(2, &Node { addr }).await;
+        let started = std::time::Instant::now();
+        for _ in 0..3 {
+            let opened = peer
+                .stream_append(
+                    futures::stream::empty::<AppendEntriesRequest<TypeConfig>>(),
+                    RPCOption::new(Duration::from_secs(1)),
+                )
+                .await;
+            assert!(
+                matches!(opened, Err(RPCError::Unreachable(_))),
+                "a dead peer is unreachable"
+            );
+        }
+        // 50 + 100 + 200 ms of back-off at least.
+        assert!(
+            started.elapsed() >= Duration::from_millis(350),
+            "three failed attempts took only {:?}",
+            started.elapsed()
+        );
+        assert_eq!(peer.failed_streams, 3);
     }
 }
