@@ -35,19 +35,22 @@ pub(super) enum Admission {
 }
 
 pub(super) fn admit(mvcc: &Mvcc, request: &RequestId) -> Result<Admission> {
-    let Some(bytes) = mvcc.get_latest(&keyspace::session_key(request.session))? else {
-        return Ok(Admission::Apply);
-    };
-    // Nearly every request is a new one: compare sequence numbers before
-    // paying for decoding the stored result.
-    let last_seq = stored_seq(&bytes)?;
-    Ok(match request.seq.cmp(&last_seq) {
-        std::cmp::Ordering::Greater => Admission::Apply,
-        std::cmp::Ordering::Equal => {
-            let record: SessionRecord = rmp_serde::from_slice(&bytes)?;
-            Admission::Replay(record.result)
-        }
-        std::cmp::Ordering::Less => Admission::Stale { last_seq },
+    // Read where it is stored: no copy of the record.
+    mvcc.read_latest(&keyspace::session_key(request.session), |bytes| {
+        let Some(bytes) = bytes else {
+            return Ok(Admission::Apply);
+        };
+        // Nearly every request is a new one: compare sequence numbers before
+        // paying for decoding the stored result.
+        let last_seq = stored_seq(bytes)?;
+        Ok(match request.seq.cmp(&last_seq) {
+            std::cmp::Ordering::Greater => Admission::Apply,
+            std::cmp::Ordering::Equal => {
+                let record: SessionRecord = rmp_serde::from_slice(bytes)?;
+                Admission::Replay(record.result)
+            }
+            std::cmp::Ordering::Less => Admission::Stale { last_seq },
+        })
     })
 }
 

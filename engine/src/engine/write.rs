@@ -325,8 +325,7 @@ impl Tx<'_> {
     ) -> Result<Vec<Candidate>> {
         let mvcc = &self.engine.mvcc;
         let mut out = Vec::new();
-        let mut consider = |key: Vec<u8>, bytes: &[u8]| -> Result<bool> {
-            let document = document::decode_stored(bytes)?;
+        let mut consider = |key: Vec<u8>, document: Document| -> Result<bool> {
             if let Some(details) = filter.match_details(&document) {
                 out.push(Candidate {
                     key,
@@ -339,15 +338,18 @@ impl Tx<'_> {
         };
         if let Some(id) = filter.id_equality() {
             let key = keyspace::document_key(collection_id, id);
-            if let Some(bytes) = mvcc.get_latest(&key)? {
-                consider(key, &bytes)?;
+            // Decoded where it is stored: no copy of its bytes.
+            let document =
+                mvcc.read_latest(&key, |bytes| bytes.map(document::decode_stored).transpose())?;
+            if let Some(document) = document {
+                consider(key, document)?;
             }
             filter.check()?;
             return Ok(out);
         }
         for item in mvcc.scan_prefix(&keyspace::documents_prefix(collection_id), u64::MAX) {
             let (key, bytes) = item?;
-            if consider(key, &bytes)? {
+            if consider(key, document::decode_stored(&bytes)?)? {
                 break;
             }
         }

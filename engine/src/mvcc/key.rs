@@ -119,15 +119,22 @@ pub(super) fn encode_value(value: Option<&[u8]>) -> Vec<u8> {
 
 /// Decodes a stored value in place: `None` for a tombstone.
 pub(super) fn decode_value(mut stored: Vec<u8>) -> Result<Option<Vec<u8>>> {
-    match stored.last() {
-        Some(&LIVE) => {
-            stored.pop();
-            Ok(Some(stored))
-        }
-        Some(&TOMBSTONE) if stored.len() == 1 => Ok(None),
+    if live_value(&stored)?.is_none() {
+        return Ok(None);
+    }
+    stored.pop();
+    Ok(Some(stored))
+}
+
+/// The user value inside a stored value, borrowed: `None` for a tombstone.
+pub(super) fn live_value(stored: &[u8]) -> Result<Option<&[u8]>> {
+    match stored.split_last() {
+        Some((&LIVE, value)) => Ok(Some(value)),
+        Some((&TOMBSTONE, [])) => Ok(None),
         marker => Err(Error::Encoding(format!(
-            "corrupt MVCC value: {} bytes ending {marker:02x?}",
-            stored.len()
+            "corrupt MVCC value: {} bytes ending {:02x?}",
+            stored.len(),
+            marker.map(|(last, _)| last)
         ))),
     }
 }

@@ -183,13 +183,7 @@ impl Mvcc {
     /// `read_ts`, or `None` if there is none or it is a tombstone.
     pub fn get(&self, key: &[u8], read_ts: u64) -> Result<Option<Vec<u8>>> {
         let stored = with_seek_buf(|buf| {
-            // [group │ !read_ts │ group │ !0]: seek from the first half to the second.
-            encode_group(buf, key);
-            let group_len = buf.len();
-            buf.extend_from_slice(&encode_ts(read_ts));
-            buf.extend_from_within(..group_len);
-            buf.extend_from_slice(&encode_ts(0));
-            let (from, to) = buf.split_at(group_len + 8);
+            let (from, to) = seek_bounds(buf, key, read_ts);
             self.store.first_value(from, to)
         })?;
         match stored {
@@ -201,6 +195,34 @@ impl Mvcc {
     /// The newest value of `key`, whatever its timestamp.
     pub fn get_latest(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
         self.get(key, u64::MAX)
+    }
+
+    /// Calls `read` with the newest value of `key` — what
+    /// [`Mvcc::get_latest`] returns — borrowed in place instead of copied
+    /// (see [`Store::visit_first_value`]: `read` must not write).
+    pub fn read_latest<T>(
+        &self,
+        key: &[u8],
+        read: impl FnOnce(Option<&[u8]>) -> Result<T>,
+    ) -> Result<T> {
+        let mut read = Some(read);
+        let mut answer = None;
+        with_seek_buf(|buf| {
+            let (from, to) = seek_bounds(buf, key, u64::MAX);
+            self.store.visit_first_value(from, to, &mut |stored| {
+                if let Some(read) = read.take() {
+                    answer = Some(read(key::live_value(stored)?)?);
+                }
+                Ok(())
+            })
+        })?;
+        match (answer, read) {
+            (Some(answer), _) => Ok(answer),
+            (None, Some(read)) => read(None),
+            (None, None) => Err(Error::Storage(
+                "a store visited a value without passing it on".into(),
+            )),
+        }
     }
 
     /// The visible `(key, value)` pairs of the user keys in `range` as of
@@ -269,6 +291,17 @@ impl Mvcc {
 }
 
 /// Runs `f` with an empty scratch buffer, reused across calls on one thread.
+/// The store range a point read at `read_ts` seeks through, built in `buf`:
+/// `[group │ !read_ts │ group │ !0]`, from the first half to the second.
+fn seek_bounds<'b>(buf: &'b mut Vec<u8>, key: &[u8], read_ts: u64) -> (&'b [u8], &'b [u8]) {
+    encode_group(buf, key);
+    let group_len = buf.len();
+    buf.extend_from_slice(&encode_ts(read_ts));
+    buf.extend_from_within(..group_len);
+    buf.extend_from_slice(&encode_ts(0));
+    buf.split_at(group_len + 8)
+}
+
 fn with_seek_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     SEEK_BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {

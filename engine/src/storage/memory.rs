@@ -29,7 +29,9 @@ use std::ops::Bound;
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
 use super::is_empty_range;
-use super::{KeyRange, Record, ScanIter, Store, StoreStats, Visitor, WriteBatch, WriteOp};
+use super::{
+    KeyRange, Record, ScanIter, Store, StoreStats, ValueVisitor, Visitor, WriteBatch, WriteOp,
+};
 use crate::error::{Error, Result};
 
 type Map = BTreeMap<Key, Vec<u8>>;
@@ -131,6 +133,23 @@ impl Store for MemoryStore {
             .next()
             .filter(|(key, _)| key.as_bytes() <= to)
             .map(|(_, v)| v.clone()))
+    }
+
+    fn visit_first_value(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        visit: &mut ValueVisitor<'_>,
+    ) -> Result<bool> {
+        let map = self.read()?;
+        let mut records = map.range::<[u8], _>((Bound::Included(from), Bound::Unbounded));
+        match records.next().filter(|(key, _)| key.as_bytes() <= to) {
+            Some((_, value)) => {
+                visit(value)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
     }
 
     fn scan(&self, range: KeyRange) -> ScanIter<'_> {

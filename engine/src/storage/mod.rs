@@ -82,6 +82,9 @@ pub type ScanIter<'a> = Box<dyn DoubleEndedIterator<Item = Result<Record>> + 'a>
 /// What [`Store::visit`] calls with each record's key and value.
 pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
 
+/// What [`Store::visit_first_value`] calls with the value it found.
+pub type ValueVisitor<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
+
 /// An ordered key/value store. See the [module documentation](self) for the
 /// guarantees every implementation gives.
 pub trait Store: Send + Sync {
@@ -93,6 +96,26 @@ pub trait Store: Send + Sync {
     /// versioned point reads, which seek to the newest version at or below a
     /// timestamp. Returns `None` if the range is empty or `from > to`.
     fn first_value(&self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>>;
+
+    /// Like [`Store::first_value`], but hands the value to `visit` instead
+    /// of returning a copy, and returns whether there was one. A store that
+    /// can (the memory store) calls `visit` on the value in place, under its
+    /// read lock, so `visit` must not write to the store; the default copies
+    /// the value out first.
+    fn visit_first_value(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        visit: &mut ValueVisitor<'_>,
+    ) -> Result<bool> {
+        match self.first_value(from, to)? {
+            Some(value) => {
+                visit(&value)?;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
 
     /// Iterates over the records whose keys fall in `range`, in key order
     /// (reverse it with [`Iterator::rev`] or `next_back`). An empty

@@ -256,23 +256,35 @@ pub fn prefix_scans_handle_0xff_bytes(store: &dyn Store) {
     );
 }
 
+/// `first_value` and `visit_first_value` (which must agree) over a range.
+fn first_values(store: &dyn Store, from: &[u8], to: &[u8]) -> Option<Vec<u8>> {
+    let returned = store.first_value(from, to).unwrap();
+    let mut visited = Vec::new();
+    let found = store
+        .visit_first_value(from, to, &mut |value| {
+            visited.push(value.to_vec());
+            Ok(())
+        })
+        .unwrap();
+    assert_eq!(found, returned.is_some(), "{from:?}..={to:?}");
+    assert_eq!(visited.first(), returned.as_ref(), "{from:?}..={to:?}");
+    assert!(visited.len() <= 1, "visited {} values", visited.len());
+    returned
+}
+
 pub fn first_value_seeks_to_the_smallest_key_in_range(store: &dyn Store) {
     set(store, &[(b"k1", b"one"), (b"k3", b"three")]);
-    assert_eq!(
-        store.first_value(b"k0", b"k9").unwrap(),
-        Some(b"one".to_vec())
-    );
-    assert_eq!(
-        store.first_value(b"k1", b"k1").unwrap(),
-        Some(b"one".to_vec())
-    );
-    assert_eq!(
-        store.first_value(b"k2", b"k9").unwrap(),
-        Some(b"three".to_vec())
-    );
-    assert_eq!(store.first_value(b"k2", b"k2\xff").unwrap(), None);
-    assert_eq!(store.first_value(b"k4", b"k9").unwrap(), None);
-    assert_eq!(store.first_value(b"k9", b"k0").unwrap(), None);
+    assert_eq!(first_values(store, b"k0", b"k9"), Some(b"one".to_vec()));
+    assert_eq!(first_values(store, b"k1", b"k1"), Some(b"one".to_vec()));
+    assert_eq!(first_values(store, b"k2", b"k9"), Some(b"three".to_vec()));
+    assert_eq!(first_values(store, b"k2", b"k2\xff"), None);
+    assert_eq!(first_values(store, b"k4", b"k9"), None);
+    assert_eq!(first_values(store, b"k9", b"k0"), None);
+    // An error from the visitor comes back as it is.
+    let failed = store.visit_first_value(b"k0", b"k9", &mut |_| {
+        Err(crate::Error::BadValue("stop".into()))
+    });
+    assert!(matches!(failed, Err(crate::Error::BadValue(m)) if m == "stop"));
 }
 
 pub fn replace_all_swaps_the_whole_contents(store: &dyn Store) {

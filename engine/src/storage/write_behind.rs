@@ -218,6 +218,15 @@ impl Store for WriteBehindStore {
         self.memory.first_value(from, to)
     }
 
+    fn visit_first_value(
+        &self,
+        from: &[u8],
+        to: &[u8],
+        visit: &mut super::ValueVisitor<'_>,
+    ) -> Result<bool> {
+        self.memory.visit_first_value(from, to, visit)
+    }
+
     fn scan(&self, range: KeyRange) -> ScanIter<'_> {
         self.memory.scan(range)
     }

@@ -108,6 +108,12 @@ fn each_timestamp_sees_its_own_snapshot() {
         }
         assert_eq!(mvcc.get_latest(b"a").unwrap(), Some(b"a4".to_vec()));
         assert_eq!(mvcc.get_latest(b"d").unwrap(), None);
+        for key in [&b"a"[..], b"b", b"c", b"d", b"e", b"never"] {
+            let read = mvcc
+                .read_latest(key, |value| Ok(value.map(<[u8]>::to_vec)))
+                .unwrap();
+            assert_eq!(read, mvcc.get_latest(key).unwrap(), "read_latest {key:?}");
+        }
         assert_eq!(mvcc.latest_commit_ts(), 5);
     }
 }
