@@ -28,10 +28,10 @@ use std::ops::Bound;
 
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 
-use super::is_empty_range;
 use super::{
     KeyRange, Record, ScanIter, Store, StoreStats, ValueVisitor, Visitor, WriteBatch, WriteOp,
 };
+use super::{is_empty_range, visit_found};
 use crate::error::{Error, Result};
 
 type Map = BTreeMap<Key, Vec<u8>>;
@@ -143,13 +143,8 @@ impl Store for MemoryStore {
     ) -> Result<bool> {
         let map = self.read()?;
         let mut records = map.range::<[u8], _>((Bound::Included(from), Bound::Unbounded));
-        match records.next().filter(|(key, _)| key.as_bytes() <= to) {
-            Some((_, value)) => {
-                visit(value)?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        let found = records.next().filter(|(key, _)| key.as_bytes() <= to);
+        visit_found(found.map(|(_, value)| value.as_slice()), visit)
     }
 
     fn scan(&self, range: KeyRange) -> ScanIter<'_> {

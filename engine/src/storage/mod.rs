@@ -85,6 +85,14 @@ pub type Visitor<'a> = dyn FnMut(&[u8], &[u8]) -> Result<()> + 'a;
 /// What [`Store::visit_first_value`] calls with the value it found.
 pub type ValueVisitor<'a> = dyn FnMut(&[u8]) -> Result<()> + 'a;
 
+/// Calls `visit` on `value` if there is one, and says whether there was.
+fn visit_found(value: Option<&[u8]>, visit: &mut ValueVisitor<'_>) -> Result<bool> {
+    value
+        .map(visit)
+        .transpose()
+        .map(|visited| visited.is_some())
+}
+
 /// An ordered key/value store. See the [module documentation](self) for the
 /// guarantees every implementation gives.
 pub trait Store: Send + Sync {
@@ -108,13 +116,7 @@ pub trait Store: Send + Sync {
         to: &[u8],
         visit: &mut ValueVisitor<'_>,
     ) -> Result<bool> {
-        match self.first_value(from, to)? {
-            Some(value) => {
-                visit(&value)?;
-                Ok(true)
-            }
-            None => Ok(false),
-        }
+        visit_found(self.first_value(from, to)?.as_deref(), visit)
     }
 
     /// Iterates over the records whose keys fall in `range`, in key order
