@@ -2,8 +2,9 @@
 //! put-heavy load: 10,000 documents keyed by `_id` strings of 8 bytes
 //! (`k0000000`…), each with several versions (gc keeps about
 //! `gc_every + gc_retention` worth of writes, see `lauradb_raft::RaftSettings`),
-//! looked up by `get_latest` in a random order — what every updateOne by
-//! `_id` does on every replica before it writes.
+//! looked up in a scattered order — what every updateOne by `_id` does on
+//! every replica before it writes — by `get_latest` (the value copied out)
+//! and by `read_latest` (the value read in place, as the write path does).
 //!
 //! Run: `cargo bench -p lauradb-engine --bench mvcc`. Results go to
 //! docs/benchmarks.md.
@@ -56,6 +57,15 @@ fn benches(c: &mut Criterion) {
             b.iter(|| {
                 i = (i + 7919) % keys.len();
                 black_box(mvcc.get_latest(&keys[i]).expect("get"));
+            })
+        });
+        group.bench_function("read_latest", |b| {
+            b.iter(|| {
+                i = (i + 7919) % keys.len();
+                let length = mvcc
+                    .read_latest(&keys[i], |value| Ok(value.map(<[u8]>::len)))
+                    .expect("read");
+                black_box(length);
             })
         });
         group.finish();

@@ -290,7 +290,6 @@ impl Mvcc {
     }
 }
 
-/// Runs `f` with an empty scratch buffer, reused across calls on one thread.
 /// The store range a point read at `read_ts` seeks through, built in `buf`:
 /// `[group │ !read_ts │ group │ !0]`, from the first half to the second.
 fn seek_bounds<'b>(buf: &'b mut Vec<u8>, key: &[u8], read_ts: u64) -> (&'b [u8], &'b [u8]) {
@@ -302,6 +301,7 @@ fn seek_bounds<'b>(buf: &'b mut Vec<u8>, key: &[u8], read_ts: u64) -> (&'b [u8],
     buf.split_at(group_len + 8)
 }
 
+/// Runs `f` with an empty scratch buffer, reused across calls on one thread.
 fn with_seek_buf<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
     SEEK_BUF.with(|cell| match cell.try_borrow_mut() {
         Ok(mut buf) => {

@@ -116,6 +116,15 @@ impl MemoryStore {
     }
 }
 
+/// The value of the smallest key in `from..=to`: one descent to `from`,
+/// rather than the two of a bounded range.
+fn first_in<'m>(map: &'m Map, from: &[u8], to: &[u8]) -> Option<&'m Vec<u8>> {
+    map.range::<[u8], _>((Bound::Included(from), Bound::Unbounded))
+        .next()
+        .filter(|(key, _)| key.as_bytes() <= to)
+        .map(|(_, value)| value)
+}
+
 fn poisoned() -> Error {
     Error::Storage("memory store lock poisoned by a panicked writer".into())
 }
@@ -126,13 +135,8 @@ impl Store for MemoryStore {
     }
 
     fn first_value(&self, from: &[u8], to: &[u8]) -> Result<Option<Vec<u8>>> {
-        // One descent to `from`, rather than the two of a bounded range.
         let map = self.read()?;
-        let mut records = map.range::<[u8], _>((Bound::Included(from), Bound::Unbounded));
-        Ok(records
-            .next()
-            .filter(|(key, _)| key.as_bytes() <= to)
-            .map(|(_, v)| v.clone()))
+        Ok(first_in(&map, from, to).cloned())
     }
 
     fn visit_first_value(
@@ -142,9 +146,7 @@ impl Store for MemoryStore {
         visit: &mut ValueVisitor<'_>,
     ) -> Result<bool> {
         let map = self.read()?;
-        let mut records = map.range::<[u8], _>((Bound::Included(from), Bound::Unbounded));
-        let found = records.next().filter(|(key, _)| key.as_bytes() <= to);
-        visit_found(found.map(|(_, value)| value.as_slice()), visit)
+        visit_found(first_in(&map, from, to).map(Vec::as_slice), visit)
     }
 
     fn scan(&self, range: KeyRange) -> ScanIter<'_> {
