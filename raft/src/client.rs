@@ -79,7 +79,9 @@ impl NodeClient {
         };
         let reply = match self.pool.local_node(&self.addr) {
             Some(node) => local::call(&node, rpc, request, ATTEMPT_TIMEOUT).await,
-            None => self.call_remote(rpc, request).await,
+            // Boxed: a tonic call is a large future, and the local path
+            // beside it (the common one in `lauradb dev`) would carry it.
+            None => Box::pin(self.call_remote(rpc, request)).await,
         }
         .map_err(|status| self.call_error(group, status))?;
         if reply.from != self.node {
@@ -113,9 +115,18 @@ impl NodeClient {
         command: EncodedCommand,
     ) -> Result<Response, ClientError> {
         match self.pool.local_node(&self.addr) {
-            Some(node) => local::write(&node, group, self.node, command, ATTEMPT_TIMEOUT)
-                .await
-                .map_err(|status| self.call_error(group, status))?,
+            // Boxed once here, so that the layers above (the leader-following
+            // loop, the router's routing) do not each embed the proposal's
+            // future and copy it when they start.
+            Some(node) => Box::pin(local::write(
+                &node,
+                group,
+                self.node,
+                command,
+                ATTEMPT_TIMEOUT,
+            ))
+            .await
+            .map_err(|status| self.call_error(group, status))?,
             None => {
                 self.call_encoded(GroupRpc::Write, group, command.encoded)
                     .await
@@ -387,15 +398,14 @@ impl GroupClient {
         let coalescer = self
             .coalescer
             .get_or_init(|| Coalescer::start(self.group, self.pool.clone()));
-        match coalescer.attempt(encoded, target).await {
+        match Box::pin(coalescer.attempt(encoded, target)).await {
             Attempt::Done(result) => return result,
             Attempt::Retry { hint: Some(leader) } => self.prefer(&leader),
             Attempt::Retry { hint: None } => {}
         }
         metrics::counter!("lauradb_raft_client_batch_retries_total").increment(1);
         let command = &command;
-        self.with_leader(|node| async move { node.write(group, command).await })
-            .await
+        Box::pin(self.with_leader(|node| async move { node.write(group, command).await })).await
     }
 
     /// Reads through the leader (`Linearizable`, `Local`) or the preferred
@@ -463,5 +473,36 @@ impl GroupClient {
         let request = &request;
         self.with_leader(|node| async move { node.admin(group, request).await })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The size of the future an `f` returns, without calling `f`.
+    fn future_size<R>(_: impl FnOnce() -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    #[test]
+    #[allow(unreachable_code, clippy::diverging_sub_expression)]
+    fn the_local_write_path_does_not_carry_the_remote_one() {
+        // Each layer embeds the future it awaits (and copies it as it
+        // starts): the remote call and the proposal are boxed where they
+        // begin, so the leader-following loop above them stays small.
+        fn node() -> &'static NodeClient {
+            unreachable!("only the types matter")
+        }
+        let call = future_size(|| node().call_encoded::<Response>(GroupRpc::Write, 0, Vec::new()));
+        let handover = future_size(|| node().write_handing_over(0, todo!()));
+        assert!(
+            call <= 1024,
+            "one call's future is {call} bytes (was 1,880)"
+        );
+        assert!(
+            handover <= 2560,
+            "a handed-over write's future is {handover} bytes (was 4,272)"
+        );
     }
 }

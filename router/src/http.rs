@@ -202,6 +202,14 @@ async fn action<B: Backend>(
     response
 }
 
+/// Runs one Data API request.
+///
+/// Every branch's backend call is boxed. An async fn's future holds the
+/// future of whatever it awaits, so without the boxes this one was the size
+/// of its largest branch (~17 KB, a bulk write's), and each layer between
+/// axum and the shard copied a future of about that size as it started.
+/// A box costs one allocation per request and keeps each copy to the size
+/// of the branch that runs.
 async fn handle<B: Backend>(
     state: &AppState<B>,
     action_name: &str,
@@ -216,10 +224,8 @@ async fn handle<B: Backend>(
         Plan::Read(
             read @ (ReadRequest::Find { one: false, .. } | ReadRequest::Aggregate { .. }),
         ) => {
-            let (batch, truncated) = state
-                .cursors
-                .first_batch(&state.backend, read, None)
-                .await?;
+            let (batch, truncated) =
+                Box::pin(state.cursors.first_batch(&state.backend, read, None)).await?;
             let mut body = render_documents(batch.documents, mode);
             if truncated {
                 body["truncated"] = Value::Bool(true);
@@ -227,12 +233,17 @@ async fn handle<B: Backend>(
             }
             Ok(body)
         }
-        Plan::Read(read) => Ok(dataapi::render_read(&state.backend.read(read).await?, mode)),
+        Plan::Read(read) => Ok(dataapi::render_read(
+            &Box::pin(state.backend.read(read)).await?,
+            mode,
+        )),
         Plan::Cursor { read, batch_size } => {
-            let (batch, _) = state
-                .cursors
-                .first_batch(&state.backend, read, Some(batch_size))
-                .await?;
+            let (batch, _) = Box::pin(state.cursors.first_batch(
+                &state.backend,
+                read,
+                Some(batch_size),
+            ))
+            .await?;
             let mut body = render_documents(batch.documents, mode);
             body["cursorId"] = json!(batch.cursor_id);
             Ok(body)
@@ -241,10 +252,12 @@ async fn handle<B: Backend>(
             cursor_id,
             batch_size,
         } => {
-            let batch = state
-                .cursors
-                .get_more(&state.backend, cursor_id, batch_size)
-                .await?;
+            let batch = Box::pin(
+                state
+                    .cursors
+                    .get_more(&state.backend, cursor_id, batch_size),
+            )
+            .await?;
             let mut body = render_documents(batch.documents, mode);
             body["cursorId"] = json!(batch.cursor_id);
             Ok(body)
@@ -253,21 +266,31 @@ async fn handle<B: Backend>(
             let (killed, not_found) = state.cursors.kill(&ids);
             Ok(json!({"cursorsKilled": killed, "cursorsNotFound": not_found}))
         }
-        Plan::Write(op) => dataapi::render_write(action, &state.backend.write(op).await?, mode),
+        Plan::Write(op) => {
+            dataapi::render_write(action, &Box::pin(state.backend.write(op)).await?, mode)
+        }
         Plan::BulkWrite {
             operations,
             ordered,
-        } => crate::bulk::bulk_write(&state.backend, operations, ordered, mode).await,
+        } => {
+            Box::pin(crate::bulk::bulk_write(
+                &state.backend,
+                operations,
+                ordered,
+                mode,
+            ))
+            .await
+        }
         Plan::Answer(document) => Ok(dataapi::to_json(&Bson::Document(document), mode)),
         Plan::ShardCollection(spec) => Ok(dataapi::to_json(
-            &Bson::Document(state.backend.shard_collection(spec).await?),
+            &Bson::Document(Box::pin(state.backend.shard_collection(spec)).await?),
             mode,
         )),
         Plan::Explain {
             read,
             execution_stats,
         } => Ok(dataapi::to_json(
-            &Bson::Document(state.backend.explain(read, execution_stats).await?),
+            &Bson::Document(Box::pin(state.backend.explain(read, execution_stats)).await?),
             mode,
         )),
     }
@@ -344,6 +367,42 @@ mod tests {
     use http_body_util::BodyExt;
     use lauradb_engine::engine::Engine;
     use tower::ServiceExt;
+
+    /// The size of the future an `f` returns, without calling `f`.
+    fn future_size<R>(_: impl FnOnce() -> R) -> usize {
+        std::mem::size_of::<R>()
+    }
+
+    #[test]
+    #[allow(unreachable_code, clippy::diverging_sub_expression)]
+    fn a_request_future_does_not_carry_the_rare_paths() {
+        // Every async layer embeds the future it awaits and copies it when
+        // it starts, so one large rarely-taken branch (bulk writes, 2PC,
+        // catalog reloads, remote calls) made each request's future ~18 KB
+        // and cost several such copies per request. Those branches are
+        // boxed; this keeps them so.
+        use crate::cluster::ClusterBackend;
+        fn backend() -> &'static ClusterBackend {
+            unreachable!("only the types matter")
+        }
+        let request = future_size(|| {
+            action::<ClusterBackend>(State(todo!()), Path(todo!()), todo!(), todo!())
+        });
+        let write = future_size(|| backend().write(todo!()));
+        let read = future_size(|| backend().read(todo!()));
+        assert!(
+            request <= 4096,
+            "a request's future is {request} bytes (was 17,920)"
+        );
+        assert!(
+            write <= 8192,
+            "a routed write's future is {write} bytes (was 15,440)"
+        );
+        assert!(
+            read <= 8192,
+            "a routed read's future is {read} bytes (was 12,592)"
+        );
+    }
 
     async fn call(app: &Router, path: &str, headers: &[(&str, &str)], body: &str) -> (u16, Value) {
         let mut request =

@@ -344,7 +344,7 @@ impl ClusterBackend {
         {
             return Ok(client.client.clone());
         }
-        self.refresh_shards().await?;
+        Box::pin(self.refresh_shards()).await?;
         self.inner
             .shards
             .read()
@@ -445,7 +445,7 @@ impl ClusterBackend {
                 if matches!(
                     error,
                     ClientError::Unavailable { .. } | ClientError::UnknownGroup(_)
-                ) && let Err(e) = self.refresh_shards().await
+                ) && let Err(e) = Box::pin(self.refresh_shards()).await
                 {
                     tracing::warn!(error = %e.message, "refreshing the shard list failed");
                 }
@@ -482,6 +482,19 @@ impl ClusterBackend {
         {
             return Ok(Some(cached.clone()));
         }
+        // Boxed: loading from the catalog is a large future, and every
+        // routed call would otherwise carry it (see `crate::http::handle`).
+        Box::pin(self.load_placement(ns, create)).await
+    }
+
+    /// [`ClusterBackend::placement`] on a cache miss: reads the catalog
+    /// (creating or finishing what `create` and pending work call for) and
+    /// caches the answer.
+    async fn load_placement(
+        &self,
+        ns: &Namespace,
+        create: bool,
+    ) -> Result<Option<Arc<Placement>>, ApiError> {
         let mut entry = self.collection_entry(ns).await?;
         if entry.is_none()
             && create
@@ -621,10 +634,13 @@ impl ClusterBackend {
                     op: Box::new(op.clone()),
                 },
             };
-            let result = client.write(command).await;
+            // Boxed: the client's retry machinery is a ~8 KB future, and
+            // every async layer above would otherwise embed it and copy it
+            // when it starts (see `crate::http::handle`).
+            let result = Box::pin(client.write(command)).await;
             match command_result(self.on_shard_error(result).await?)? {
                 Err(lauradb_engine::Error::StaleConfig { have, .. }) => {
-                    self.on_stale(shard, placement, have).await?;
+                    Box::pin(self.on_stale(shard, placement, have)).await?;
                 }
                 result => return result.map_err(|e| RouteError::Api(e.into())),
             }
@@ -656,7 +672,7 @@ impl ClusterBackend {
             };
             match result {
                 Err(ClientError::StaleConfig { have, .. }) => {
-                    self.on_stale(shard, placement, have).await?;
+                    Box::pin(self.on_stale(shard, placement, have)).await?;
                 }
                 other => return Ok(self.on_shard_error(other).await?),
             }

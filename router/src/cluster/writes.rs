@@ -62,6 +62,10 @@ fn partially_applied(ns: &Namespace) -> RouteError {
 
 impl ClusterBackend {
     /// Routes a write to the shards that own it.
+    ///
+    /// The rare operations' futures are boxed, so that the common ones
+    /// (insert, update, delete) do not carry their size (see
+    /// `crate::http::handle`).
     pub(crate) async fn routed_write(&self, operation: Operation) -> Result<Outcome, ApiError> {
         match operation {
             Operation::Insert {
@@ -80,10 +84,10 @@ impl ClusterBackend {
                 if let Some(key) = self.inner.options.shard_new_collections.clone()
                     && self.collection_entry(&ns).await?.is_none()
                 {
-                    return self.create_then_shard(op, key).await;
+                    return Box::pin(self.create_then_shard(op, key)).await;
                 }
                 let op = &op;
-                self.with_placement(
+                Box::pin(self.with_placement(
                     &ns,
                     true,
                     || Outcome::Done,
@@ -95,12 +99,12 @@ impl ClusterBackend {
                         }
                         self.shard_write(placement.primary, &placement, op).await
                     },
-                )
+                ))
                 .await
             }
-            Operation::DropCollection { ns } => self.drop_collection(&ns).await,
-            Operation::DropDatabase { db } => self.drop_database(&db).await,
-            op @ Operation::RenameCollection { .. } => self.rename(op).await,
+            Operation::DropCollection { ns } => Box::pin(self.drop_collection(&ns)).await,
+            Operation::DropDatabase { db } => Box::pin(self.drop_database(&db)).await,
+            op @ Operation::RenameCollection { .. } => Box::pin(self.rename(op)).await,
             Operation::Versioned { .. } | Operation::InstallRouting { .. } => Err(
                 ApiError::bad_request("BadValue", "internal operations cannot be sent to a router"),
             ),
