@@ -495,7 +495,7 @@ mod tests {
             unreachable!("only the types matter")
         }
         let call = future_size(|| node().call_encoded::<Response>(GroupRpc::Write, 0, Vec::new()));
-        let handover = future_size(|| node().write_handing_over(0, todo!()));
+        let handover = future_size(|| node().write_handing_over(0, unreachable!()));
         assert!(
             call <= 1024,
             "one call's future is {call} bytes (was 1,880)"

@@ -386,10 +386,15 @@ mod tests {
             unreachable!("only the types matter")
         }
         let request = future_size(|| {
-            action::<ClusterBackend>(State(todo!()), Path(todo!()), todo!(), todo!())
+            action::<ClusterBackend>(
+                State(unreachable!()),
+                Path(unreachable!()),
+                unreachable!(),
+                unreachable!(),
+            )
         });
-        let write = future_size(|| backend().write(todo!()));
-        let read = future_size(|| backend().read(todo!()));
+        let write = future_size(|| backend().write(unreachable!()));
+        let read = future_size(|| backend().read(unreachable!()));
         assert!(
             request <= 4096,
             "a request's future is {request} bytes (was 17,920)"
